@@ -1,0 +1,48 @@
+// One linter for the whole tree. Typed rules matter here: a dropped promise is a lost ack.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+import prettier from 'eslint-config-prettier'
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'cairn-data/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error', { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'Only gateway/ reads the environment.' }],
+    },
+  },
+  {
+    // src/ is a library: no environment, no exits, no listening sockets.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'src/ is a library: return or throw instead.' },
+        { object: 'process', property: 'env', message: 'src/ is a library: take options instead.' },
+      ],
+      'no-restricted-imports': ['error', { paths: [{ name: 'kafkajs', message: 'Only the mirror sink may import kafkajs.' }] }],
+    },
+  },
+  {
+    files: ['src/log/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/mqtt/**', '**/native/**', '**/mirror/**', '**/http/**'], message: 'src/log depends on nothing protocol-related.' }] },
+      ],
+    },
+  },
+  {
+    files: ['gateway/**/*.ts', 'scripts/**/*.ts', 'test/**/*.ts', 'device/**/*.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  prettier,
+)
