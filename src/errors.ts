@@ -47,7 +47,7 @@ export class BrokerError extends Error {
     Object.defineProperty(this, brokerErrorBrand, { value: true })
   }
 
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     return isBrokerError(value)
   }
 }
@@ -67,9 +67,12 @@ export class ConfigError extends BrokerError {
 /** Several configuration problems reported together, each naming its dotted path. */
 export class ConfigErrors extends AggregateError {
   readonly code = 'CAIRN_CONFIG_INVALID'
-  constructor(readonly problems: readonly ConfigError[]) {
+  readonly problems: readonly ConfigError[]
+
+  constructor(problems: readonly ConfigError[]) {
     super(problems, `invalid configuration:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`)
     this.name = 'ConfigErrors'
+    this.problems = problems
   }
 }
 

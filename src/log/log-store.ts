@@ -1,0 +1,632 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type Database from 'better-sqlite3'
+import { pino, type Logger } from 'pino'
+import { BrokerError } from '../errors.ts'
+import { systemClock, type Clock } from '../util/clock.ts'
+import { Checkpointer, type CheckpointPolicy } from './checkpointer.ts'
+import { Maintenance, type MaintenancePolicy } from './maintenance.ts'
+import { openDatabase, type SqliteDatabase } from './open-database.ts'
+import { PartitionLog, type EncodedRecord, type PartitionRow, type SegmentTuning } from './partition-log.ts'
+import { encodeHeaders, encodeMeta } from './record-codec.ts'
+import { createKeyIndex, createRecordTable, migrate, recordTableName } from './schema.ts'
+import { storageError } from './storage-error.ts'
+import { resolveStreamConfig, validateStreamName } from './stream-config.ts'
+import type {
+  AppendResult,
+  LogRecord,
+  ReadOptions,
+  ReadResult,
+  RecordInput,
+  StoreStats,
+  StreamConfig,
+  StreamInfo,
+  StreamSettings,
+  TimestampLookup,
+} from './types.ts'
+
+export interface LogStoreOptions {
+  /** Directory of the database file (`cairn.db`); created if missing. */
+  dataDir: string
+  logger?: Logger
+  clock?: Clock
+  nativeBinding?: string
+  /** Global disk budget for the database file; null = none. Retention deletes oldest data to keep under it. */
+  maxDiskBytes?: number | null
+  /** `after-crash` runs PRAGMA quick_check when the previous run did not close cleanly. */
+  checkOnOpen?: 'after-crash' | 'always' | 'never'
+  segment?: Partial<SegmentTuning>
+  checkpoint?: Partial<CheckpointPolicy>
+  maintenance?: Partial<MaintenancePolicy>
+  /** A group commit is cut early past this many pending records, bounding the time one commit blocks. */
+  maxRecordsPerCommit?: number
+}
+
+export type AppendCallback = (error: BrokerError | null, result?: AppendResult) => void
+
+interface StreamEntry {
+  id: number
+  name: string
+  config: StreamConfig
+  createdMs: number
+  partitions: PartitionLog[]
+}
+
+interface PendingAppend {
+  partition: PartitionLog
+  baseOffset: number
+  records: EncodedRecord[]
+  callback: AppendCallback
+}
+
+const databaseFileName = 'cairn.db'
+const defaultSegment: SegmentTuning = { segmentRecords: 1024, segmentBytes: 1024 * 1024 }
+
+/**
+ * The durable, partitioned log. Appends that arrive during one turn of the event loop are committed
+ * in one SQLite transaction (group commit) and acknowledged only after that commit returns. Reads see
+ * committed records only. All SQLite work is synchronous and short; nothing here holds a
+ * transaction across an await.
+ */
+export class LogStore {
+  readonly file: string
+  readonly #db: SqliteDatabase
+  readonly #logger: Logger
+  readonly #clock: Clock
+  readonly #segment: SegmentTuning
+  readonly #maxRecordsPerCommit: number
+  readonly #streams = new Map<string, StreamEntry>()
+  readonly #holds = new Map<PartitionLog, Map<string, number>>()
+  readonly #checkpointer: Checkpointer
+  readonly #maintenance: Maintenance
+  #pending: PendingAppend[] = []
+  #pendingRecords = 0
+  #flushScheduled = false
+  #synchronous: 'FULL' | 'NORMAL' = 'FULL'
+  #closed = false
+  #stats = { commits: 0, appendedRecords: 0 }
+  #flushWaiters: Array<() => void> = []
+
+  private constructor(db: SqliteDatabase, file: string, options: LogStoreOptions) {
+    this.file = file
+    this.#db = db
+    this.#logger = options.logger ?? pino({ level: 'silent' })
+    this.#clock = options.clock ?? systemClock
+    this.#segment = { ...defaultSegment, ...options.segment }
+    this.#maxRecordsPerCommit = options.maxRecordsPerCommit ?? 16_384
+    this.#loadCatalog()
+    this.#checkpointer = new Checkpointer(db, file, this.#clock, this.#logger, options.checkpoint)
+    this.#maintenance = new Maintenance({
+      db,
+      clock: this.#clock,
+      logger: this.#logger,
+      partitions: () => this.#allPartitions(),
+      holdFor: (p) => this.#holdFor(p),
+      maxDiskBytes: options.maxDiskBytes ?? null,
+      usedBytes: () => this.#usedBytes(),
+      policy: options.maintenance,
+    })
+  }
+
+  static open(options: LogStoreOptions): LogStore {
+    mkdirSync(options.dataDir, { recursive: true })
+    const file = join(options.dataDir, databaseFileName)
+    const db = openDatabase(file, options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding })
+    try {
+      migrate(db)
+      const cleanShutdown = db.prepare("SELECT value FROM cairn_meta WHERE name = 'clean_shutdown'").pluck().get()
+      const check = options.checkOnOpen ?? 'after-crash'
+      if (check === 'always' || (check === 'after-crash' && cleanShutdown === 0)) quickCheck(db, file)
+      db.prepare("INSERT OR REPLACE INTO cairn_meta (name, value) VALUES ('clean_shutdown', 0)").run()
+      const store = new LogStore(db, file, options)
+      store.#logger.info({ file, streams: store.#streams.size, cleanShutdown: cleanShutdown !== 0 }, 'log store opened')
+      return store
+    } catch (cause) {
+      db.close()
+      throw storageError(cause, `open log store ${file}`)
+    }
+  }
+
+  // ---- streams ----
+
+  createStream(name: string, settings: StreamSettings = {}): StreamInfo {
+    this.#assertOpen()
+    validateStreamName(name)
+    if (this.#streams.has(name))
+      throw new BrokerError('CAIRN_STREAM_EXISTS', `stream "${name}" already exists`, { details: { stream: name } })
+    const config = resolveStreamConfig(name, settings)
+    const createdMs = this.#clock.now()
+    const entry = this.#write(`create stream "${name}"`, () => {
+      const id = Number(
+        this.#db
+          .prepare('INSERT INTO stream (name, config, created_ms) VALUES (?, ?, ?)')
+          .run(name, JSON.stringify(config), createdMs).lastInsertRowid,
+      )
+      const created: StreamEntry = { id, name, config, createdMs, partitions: [] }
+      this.#addPartitionTables(created, config.partitions)
+      return created
+    })
+    this.#streams.set(name, entry)
+    this.#logger.info({ stream: name, config }, 'stream created')
+    return this.#describe(entry)
+  }
+
+  listStreams(): StreamInfo[] {
+    return [...this.#streams.values()].map((s) => this.#describe(s))
+  }
+
+  describeStream(name: string): StreamInfo {
+    return this.#describe(this.#stream(name))
+  }
+
+  hasStream(name: string): boolean {
+    return this.#streams.has(name)
+  }
+
+  /** Changes retention, durability, cleanup policy or subjects; partitions only via addPartitions. */
+  alterStream(name: string, settings: StreamSettings): StreamInfo {
+    this.#assertOpen()
+    const entry = this.#stream(name)
+    if (settings.partitions !== undefined && settings.partitions !== entry.config.partitions) {
+      throw new BrokerError('CAIRN_STREAM_CONFIG_INVALID', `stream "${name}": change partitions with addPartitions`, {
+        details: { stream: name },
+      })
+    }
+    const config = resolveStreamConfig(name, settings, entry.config)
+    this.#write(`alter stream "${name}"`, () => {
+      this.#db.prepare('UPDATE stream SET config = ? WHERE stream_id = ?').run(JSON.stringify(config), entry.id)
+      if (config.cleanupPolicy === 'compact') for (const p of entry.partitions) createKeyIndex(this.#db, p.table)
+    })
+    entry.config = config
+    for (const p of entry.partitions) {
+      p.config = config
+      p.compactionDirty = true
+    }
+    return this.#describe(entry)
+  }
+
+  /** Grows a stream to `total` partitions; existing partitions and their offsets are untouched. */
+  addPartitions(name: string, total: number): StreamInfo {
+    this.#assertOpen()
+    const entry = this.#stream(name)
+    const current = entry.partitions.length
+    if (!Number.isSafeInteger(total) || total <= current) {
+      throw new BrokerError(
+        'CAIRN_STREAM_CONFIG_INVALID',
+        `stream "${name}": partitions can only grow (has ${current}, asked ${total})`,
+        {
+          details: { stream: name },
+        },
+      )
+    }
+    const config = resolveStreamConfig(name, { partitions: total }, entry.config)
+    this.#write(`add partitions to "${name}"`, () => {
+      this.#db.prepare('UPDATE stream SET config = ? WHERE stream_id = ?').run(JSON.stringify(config), entry.id)
+      this.#addPartitionTables(entry, total)
+    })
+    entry.config = config
+    for (const p of entry.partitions) p.config = config
+    return this.#describe(entry)
+  }
+
+  /** Deletes a stream and all its records. Pending appends to it fail with CAIRN_STREAM_NOT_FOUND. */
+  deleteStream(name: string): void {
+    this.#assertOpen()
+    const entry = this.#stream(name)
+    this.#flushNow()
+    this.#write(`delete stream "${name}"`, () => {
+      for (const p of entry.partitions) this.#db.exec(`DROP TABLE IF EXISTS ${p.table}`)
+      this.#db.prepare('DELETE FROM segment_index WHERE stream_id = ?').run(entry.id)
+      this.#db.prepare('DELETE FROM partition WHERE stream_id = ?').run(entry.id)
+      this.#db.prepare('DELETE FROM stream WHERE stream_id = ?').run(entry.id)
+    })
+    this.#streams.delete(name)
+    for (const p of entry.partitions) this.#holds.delete(p)
+    this.#logger.info({ stream: name }, 'stream deleted')
+  }
+
+  // ---- append ----
+
+  /** Appends a batch to one partition; resolves after the group commit that contains it. */
+  append(stream: string, partition: number, records: readonly RecordInput[]): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.appendWithCallback(stream, partition, records, (error, result) => {
+        if (error !== null) reject(error)
+        else resolve(result as AppendResult)
+      })
+    })
+  }
+
+  /**
+   * The same as append() without a promise per call, for front ends on the hot path. The callback
+   * runs once: after the commit, or with the error that refused or failed the batch.
+   */
+  appendWithCallback(
+    stream: string,
+    partition: number,
+    records: readonly RecordInput[],
+    callback: AppendCallback,
+  ): void {
+    let target: PartitionLog
+    let encoded: EncodedRecord[]
+    try {
+      this.#assertOpen()
+      this.#maintenance.assertCanAppend()
+      target = this.#partition(stream, partition)
+      encoded = this.#encode(target, records)
+    } catch (error) {
+      callback(error as BrokerError)
+      return
+    }
+    const baseOffset = target.nextOffset
+    target.nextOffset += encoded.length
+    this.#pending.push({ partition: target, baseOffset, records: encoded, callback })
+    this.#pendingRecords += encoded.length
+    if (this.#pendingRecords >= this.#maxRecordsPerCommit) {
+      this.#flushNow()
+    } else if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#flushScheduledCommit)
+    }
+  }
+
+  /** Resolves once every append made before the call has been committed or failed. */
+  flush(): Promise<void> {
+    if (this.#pending.length === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#flushWaiters.push(resolve))
+  }
+
+  #flushScheduledCommit = (): void => {
+    this.#flushScheduled = false
+    this.#flushNow()
+  }
+
+  #flushNow(): void {
+    const batch = this.#pending
+    if (batch.length === 0) return
+    this.#pending = []
+    this.#pendingRecords = 0
+    const touched = new Map<PartitionLog, { row: PartitionRow; segmentOffset: number; segmentBytes: number }>()
+    for (const { partition: p } of batch) {
+      if (!touched.has(p))
+        touched.set(p, { row: p.snapshot(), segmentOffset: p.lastSegmentOffset, segmentBytes: p.lastSegmentBytes })
+    }
+    let appended = 0
+    let appendedBytes = 0
+    try {
+      this.#setSynchronous(batch.some((b) => b.partition.config.durability === 'fsync') ? 'FULL' : 'NORMAL')
+      this.#db.transaction(() => {
+        for (const b of batch) {
+          if (b.baseOffset !== b.partition.logEndOffset)
+            throw new Error(`offset gap at ${b.partition.table}: ${b.baseOffset}`)
+          b.partition.insertBatch(b.baseOffset, b.records, this.#segment)
+          appended += b.records.length
+          for (const r of b.records) appendedBytes += r.bytes
+        }
+        for (const p of touched.keys()) p.saveState()
+      })()
+    } catch (cause) {
+      for (const [p, saved] of touched) p.restore(saved.row, saved.segmentOffset, saved.segmentBytes)
+      // Later appends were queued after these offsets were handed out: they cannot commit either.
+      const error = storageError(cause, `append to ${touched.size} partition(s)`)
+      this.#logger.error({ err: error, batches: batch.length }, 'group commit failed; appends refused')
+      for (const b of batch) b.callback(error)
+      this.#maintenance.noteAppendFailure(error)
+      this.#wakeFlushWaiters()
+      return
+    }
+    this.#stats.commits++
+    this.#stats.appendedRecords += appended
+    for (const p of touched.keys()) p.compactionDirty = true
+    this.#checkpointer.noteCommit(appendedBytes)
+    this.#maintenance.noteCommit(appendedBytes)
+    for (const b of batch) {
+      const first = b.records[0] as EncodedRecord
+      b.callback(null, {
+        baseOffset: BigInt(b.baseOffset),
+        lastOffset: BigInt(b.baseOffset + b.records.length - 1),
+        timestamp: first.timestamp,
+      })
+    }
+    this.#wakeFlushWaiters()
+  }
+
+  #wakeFlushWaiters(): void {
+    if (this.#pending.length > 0 || this.#flushWaiters.length === 0) return
+    const waiters = this.#flushWaiters
+    this.#flushWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  #encode(p: PartitionLog, records: readonly RecordInput[]): EncodedRecord[] {
+    if (records.length === 0) {
+      throw new BrokerError('CAIRN_RECORD_INVALID', 'append needs at least one record')
+    }
+    if (p.nextOffset + records.length > Number.MAX_SAFE_INTEGER) {
+      throw new BrokerError('CAIRN_STORAGE_FAILED', `partition ${p.table} has exhausted its offsets`)
+    }
+    const now = this.#clock.now()
+    const compacted = p.config.cleanupPolicy === 'compact'
+    return records.map((r, i) => {
+      const key = r.key ?? null
+      const value = r.value
+      if ((key !== null && !(key instanceof Uint8Array)) || (value !== null && !(value instanceof Uint8Array))) {
+        throw new BrokerError('CAIRN_RECORD_INVALID', `record ${i}: key and value must be bytes or null`)
+      }
+      if (compacted && key === null) {
+        throw new BrokerError('CAIRN_RECORD_INVALID', `record ${i}: a compacted stream needs a key on every record`)
+      }
+      const timestamp = r.timestamp ?? now
+      if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+        throw new BrokerError(
+          'CAIRN_RECORD_INVALID',
+          `record ${i}: timestamp must be a non-negative integer of milliseconds`,
+        )
+      }
+      const headers = encodeHeaders(r.headers)
+      const meta = encodeMeta(r.meta)
+      const bytes = (key?.length ?? 0) + (value?.length ?? 0) + (headers?.length ?? 0) + (meta?.length ?? 0)
+      return { timestamp, key, value, headers, meta, bytes }
+    })
+  }
+
+  #setSynchronous(mode: 'FULL' | 'NORMAL'): void {
+    if (this.#synchronous === mode) return
+    this.#db.pragma(`synchronous = ${mode}`)
+    this.#synchronous = mode
+  }
+
+  // ---- read ----
+
+  read(stream: string, partition: number, offset: bigint, options: ReadOptions = {}): ReadResult {
+    this.#assertOpen()
+    const p = this.#partition(stream, partition)
+    const maxRecords = options.maxRecords ?? 500
+    const maxBytes = options.maxBytes ?? 4 * 1024 * 1024
+    if (!Number.isSafeInteger(maxRecords) || maxRecords < 1)
+      throw new RangeError('maxRecords must be a positive integer')
+    let result: { records: LogRecord[]; nextOffset: number }
+    try {
+      result = p.read(toSafeOffset(offset), maxRecords, maxBytes)
+    } catch (cause) {
+      throw storageError(cause, `read ${stream}/${partition} at ${offset}`)
+    }
+    return {
+      records: result.records,
+      nextOffset: BigInt(result.nextOffset),
+      logStartOffset: BigInt(p.logStartOffset),
+      logEndOffset: BigInt(p.logEndOffset),
+    }
+  }
+
+  earliestOffset(stream: string, partition: number): bigint {
+    return BigInt(this.#partition(stream, partition).logStartOffset)
+  }
+
+  latestOffset(stream: string, partition: number): bigint {
+    return BigInt(this.#partition(stream, partition).logEndOffset)
+  }
+
+  /** The first record whose timestamp is >= `timestampMs`, or null if there is none. */
+  offsetForTimestamp(stream: string, partition: number, timestampMs: number): TimestampLookup | null {
+    this.#assertOpen()
+    if (!Number.isFinite(timestampMs)) throw new RangeError('timestampMs must be a finite number')
+    try {
+      return this.#partition(stream, partition).offsetForTimestamp(Math.ceil(timestampMs))
+    } catch (cause) {
+      throw storageError(cause, `offset for timestamp in ${stream}/${partition}`)
+    }
+  }
+
+  // ---- retention holds ----
+
+  /**
+   * Declares that `holder` (a mirror link, a consumer that must not miss data) still needs records
+   * from `offset` on: retention and compaction leave offsets >= the lowest hold alone. `null` releases.
+   * Holds live in memory; holders re-declare them at start from their own durable cursors.
+   */
+  setRetentionHold(holder: string, stream: string, partition: number, offset: bigint | null): void {
+    const p = this.#partition(stream, partition)
+    let holds = this.#holds.get(p)
+    if (offset === null) {
+      holds?.delete(holder)
+      if (holds?.size === 0) this.#holds.delete(p)
+      return
+    }
+    if (holds === undefined) this.#holds.set(p, (holds = new Map<string, number>()))
+    holds.set(holder, toSafeOffset(offset))
+  }
+
+  retentionHold(stream: string, partition: number): bigint | null {
+    const hold = this.#holdFor(this.#partition(stream, partition))
+    return hold === Infinity ? null : BigInt(hold)
+  }
+
+  #holdFor(p: PartitionLog): number {
+    const holds = this.#holds.get(p)
+    if (holds === undefined) return Infinity
+    let lowest = Infinity
+    for (const offset of holds.values()) if (offset < lowest) lowest = offset
+    return lowest
+  }
+
+  // ---- maintenance ----
+
+  /** Runs retention, the disk budget and compaction to completion now (they also run in the background). */
+  async runMaintenance(): Promise<void> {
+    this.#assertOpen()
+    await this.flush()
+    await this.#maintenance.runToCompletion()
+  }
+
+  checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): void {
+    this.#assertOpen()
+    this.#checkpointer.checkpoint(mode)
+  }
+
+  stats(): StoreStats {
+    const pageSize = this.#db.pragma('page_size', { simple: true }) as number
+    const pages = this.#db.pragma('page_count', { simple: true }) as number
+    const free = this.#db.pragma('freelist_count', { simple: true }) as number
+    return {
+      usedBytes: (pages - free) * pageSize,
+      fileBytes: pages * pageSize,
+      freeBytes: free * pageSize,
+      walBytes: this.#checkpointer.walBytes(),
+      commits: this.#stats.commits,
+      appendedRecords: this.#stats.appendedRecords,
+      ...this.#maintenance.counters(),
+    }
+  }
+
+  #usedBytes(): number {
+    const pageSize = this.#db.pragma('page_size', { simple: true }) as number
+    const pages = this.#db.pragma('page_count', { simple: true }) as number
+    const free = this.#db.pragma('freelist_count', { simple: true }) as number
+    return (pages - free) * pageSize
+  }
+
+  /** Stops intake, commits what is pending, checkpoints, marks a clean shutdown, closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#flushNow()
+    this.#closed = true
+    this.#maintenance.stop()
+    this.#checkpointer.stop()
+    await Promise.resolve()
+    try {
+      this.#checkpointer.checkpoint('TRUNCATE')
+      this.#db.prepare("UPDATE cairn_meta SET value = 1 WHERE name = 'clean_shutdown'").run()
+    } finally {
+      this.#db.close()
+      this.#logger.info({ file: this.file }, 'log store closed')
+    }
+  }
+
+  // ---- internals ----
+
+  #loadCatalog(): void {
+    const streams = this.#db
+      .prepare('SELECT stream_id, name, config, created_ms FROM stream ORDER BY stream_id')
+      .all() as Array<{
+      stream_id: number
+      name: string
+      config: string
+      created_ms: number
+    }>
+    const partitionRows = this.#db.prepare('SELECT * FROM partition WHERE stream_id = ? ORDER BY partition')
+    for (const s of streams) {
+      const config = resolveStreamConfig(s.name, JSON.parse(s.config) as StreamSettings)
+      const entry: StreamEntry = { id: s.stream_id, name: s.name, config, createdMs: s.created_ms, partitions: [] }
+      for (const row of partitionRows.all(s.stream_id) as Array<PartitionRow & { partition: number }>) {
+        this.#verifyPartition(s.name, s.stream_id, row)
+        entry.partitions.push(new PartitionLog(this.#db, s.stream_id, row.partition, config, row))
+      }
+      this.#streams.set(s.name, entry)
+    }
+  }
+
+  /** The partition row and its records table are written in one transaction; disagreement means damage. */
+  #verifyPartition(name: string, streamId: number, row: PartitionRow & { partition: number }): void {
+    const table = recordTableName(streamId, row.partition)
+    const bounds = this.#db.prepare(`SELECT min(offset) AS first, max(offset) AS last FROM ${table}`).get() as {
+      first: number | null
+      last: number | null
+    }
+    if (
+      bounds.last !== null &&
+      (bounds.last >= row.log_end_offset || (bounds.first as number) < row.log_start_offset)
+    ) {
+      throw new BrokerError(
+        'CAIRN_STORAGE_CORRUPT',
+        `stream "${name}" partition ${row.partition}: records [${bounds.first}, ${bounds.last}] outside [${row.log_start_offset}, ${row.log_end_offset})`,
+      )
+    }
+  }
+
+  #addPartitionTables(entry: StreamEntry, total: number): void {
+    const insert = this.#db.prepare(
+      `INSERT INTO partition (stream_id, partition, log_start_offset, log_end_offset, record_count, live_bytes, appended_bytes, max_timestamp)
+       VALUES (?, ?, 0, 0, 0, 0, 0, -1)`,
+    )
+    for (let partition = entry.partitions.length; partition < total; partition++) {
+      createRecordTable(this.#db, recordTableName(entry.id, partition), entry.config.cleanupPolicy === 'compact')
+      insert.run(entry.id, partition)
+      const row: PartitionRow = {
+        log_start_offset: 0,
+        log_end_offset: 0,
+        record_count: 0,
+        live_bytes: 0,
+        appended_bytes: 0,
+        max_timestamp: -1,
+      }
+      entry.partitions.push(new PartitionLog(this.#db, entry.id, partition, entry.config, row))
+    }
+  }
+
+  #write<T>(operation: string, fn: () => T): T {
+    try {
+      this.#setSynchronous('FULL')
+      return this.#db.transaction(fn)()
+    } catch (cause) {
+      throw storageError(cause, operation)
+    }
+  }
+
+  #describe(entry: StreamEntry): StreamInfo {
+    return {
+      name: entry.name,
+      config: { ...entry.config },
+      createdMs: entry.createdMs,
+      partitions: entry.partitions.map((p) => p.info()),
+    }
+  }
+
+  #stream(name: string): StreamEntry {
+    const entry = this.#streams.get(name)
+    if (entry === undefined)
+      throw new BrokerError('CAIRN_STREAM_NOT_FOUND', `unknown stream "${name}"`, { details: { stream: name } })
+    return entry
+  }
+
+  #partition(stream: string, partition: number): PartitionLog {
+    const p = this.#stream(stream).partitions[partition]
+    if (p === undefined || !Number.isInteger(partition)) {
+      throw new BrokerError('CAIRN_PARTITION_NOT_FOUND', `stream "${stream}" has no partition ${partition}`, {
+        details: { stream, partition },
+      })
+    }
+    return p
+  }
+
+  #allPartitions(): PartitionLog[] {
+    return [...this.#streams.values()].flatMap((s) => s.partitions)
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BrokerError('CAIRN_STORE_CLOSED', 'the log store is closed')
+  }
+}
+
+function toSafeOffset(offset: bigint): number {
+  if (typeof offset !== 'bigint') throw new TypeError('offsets are bigint')
+  if (offset < 0n || offset > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new BrokerError('CAIRN_OFFSET_OUT_OF_RANGE', `offset ${offset} is not a valid offset`, {
+      details: { offset: offset.toString() },
+    })
+  }
+  return Number(offset)
+}
+
+function quickCheck(db: Database.Database, file: string): void {
+  const result = db.pragma('quick_check', { simple: true })
+  if (result !== 'ok') {
+    throw new BrokerError(
+      'CAIRN_STORAGE_CORRUPT',
+      `database ${file} failed quick_check: ${String(result)}; it was left as it is`,
+      {
+        details: { file, check: result },
+      },
+    )
+  }
+}

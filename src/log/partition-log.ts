@@ -1,0 +1,315 @@
+import type Database from 'better-sqlite3'
+import { BrokerError } from '../errors.ts'
+import type { SqliteDatabase } from './open-database.ts'
+import { decodeHeaders, decodeMeta } from './record-codec.ts'
+import { createKeyIndex, recordTableName } from './schema.ts'
+import type { LogRecord, PartitionInfo, StreamConfig, TimestampLookup } from './types.ts'
+
+/** A record ready for the INSERT: encoded once, when it was handed to append(). */
+export interface EncodedRecord {
+  timestamp: number
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: Uint8Array | null
+  meta: Uint8Array | null
+  bytes: number
+}
+
+export interface PartitionRow {
+  log_start_offset: number
+  log_end_offset: number
+  record_count: number
+  live_bytes: number
+  appended_bytes: number
+  max_timestamp: number
+}
+
+export interface SegmentTuning {
+  /** A segment_index entry is written at the first batch boundary past this many records... */
+  segmentRecords: number
+  /** ...or past this many bytes, whichever comes first. */
+  segmentBytes: number
+}
+
+type RecordRow = [number, number, Uint8Array | null, Uint8Array | null, Uint8Array | null, Uint8Array | null]
+
+const recordBytesSql =
+  'ifnull(length(key),0) + ifnull(length(value),0) + ifnull(length(headers),0) + ifnull(length(meta),0)'
+
+/**
+ * One partition: its committed state (mirrored in the `partition` row) and its prepared statements.
+ * All methods are synchronous and run inside the caller's transaction where they write: no
+ * transaction here ever spans an await.
+ *
+ * Invariants: logStartOffset <= logEndOffset; every record offset o satisfies logStart <= o < logEnd;
+ * offsets are never reused (logEnd only grows, and is persisted even when every record is deleted).
+ */
+export class PartitionLog {
+  readonly streamId: number
+  readonly partition: number
+  readonly table: string
+  config: StreamConfig
+
+  // Committed state.
+  logStartOffset: number
+  logEndOffset: number
+  recordCount: number
+  liveBytes: number
+  appendedBytes: number
+  maxTimestamp: number
+  lastSegmentOffset: number
+  lastSegmentBytes: number
+
+  /** Next offset to assign; runs ahead of logEndOffset while a group commit is pending. */
+  nextOffset: number
+  /** Dirty since the last compaction pass (compacted streams only). */
+  compactionDirty = true
+
+  readonly #db: SqliteDatabase
+  readonly #insert: Database.Statement
+  readonly #read: Database.Statement
+  readonly #firstAtOrAfterTs: Database.Statement
+  readonly #segmentBefore: Database.Statement
+  readonly #segmentForExpiry: Database.Statement
+  readonly #segmentForBytes: Database.Statement
+  readonly #insertSegment: Database.Statement
+  readonly #updatePartition: Database.Statement
+  readonly #deletePrefix: Database.Statement
+  readonly #deleteSegmentsBelow: Database.Statement
+  readonly #firstTimestamp: Database.Statement
+  #compactWindow: Database.Statement | undefined
+
+  constructor(db: SqliteDatabase, streamId: number, partition: number, config: StreamConfig, row: PartitionRow) {
+    this.#db = db
+    this.streamId = streamId
+    this.partition = partition
+    this.table = recordTableName(streamId, partition)
+    this.config = config
+    this.logStartOffset = row.log_start_offset
+    this.logEndOffset = row.log_end_offset
+    this.nextOffset = row.log_end_offset
+    this.recordCount = row.record_count
+    this.liveBytes = row.live_bytes
+    this.appendedBytes = row.appended_bytes
+    this.maxTimestamp = row.max_timestamp
+    const t = this.table
+    this.#insert = db.prepare(`INSERT INTO ${t} (offset, ts, key, value, headers, meta) VALUES (?, ?, ?, ?, ?, ?)`)
+    this.#read = db
+      .prepare(`SELECT offset, ts, key, value, headers, meta FROM ${t} WHERE offset >= ? ORDER BY offset LIMIT ?`)
+      .raw(true)
+    this.#firstAtOrAfterTs = db
+      .prepare(`SELECT offset, ts FROM ${t} WHERE offset >= ? AND ts >= ? ORDER BY offset LIMIT 1`)
+      .raw(true)
+    const seg = 'FROM segment_index WHERE stream_id = ? AND partition = ?'
+    this.#segmentBefore = db
+      .prepare(`SELECT base_offset ${seg} AND max_ts_before < ? ORDER BY max_ts_before DESC, base_offset DESC LIMIT 1`)
+      .pluck()
+    this.#segmentForExpiry = this.#segmentBefore
+    this.#segmentForBytes = db
+      .prepare(`SELECT base_offset ${seg} AND bytes_before >= ? ORDER BY base_offset LIMIT 1`)
+      .pluck()
+    this.#insertSegment = db.prepare(
+      'INSERT INTO segment_index (stream_id, partition, base_offset, max_ts_before, bytes_before) VALUES (?, ?, ?, ?, ?)',
+    )
+    this.#updatePartition = db.prepare(
+      `UPDATE partition SET log_start_offset = ?, log_end_offset = ?, record_count = ?, live_bytes = ?, appended_bytes = ?,
+         max_timestamp = ? WHERE stream_id = ? AND partition = ?`,
+    )
+    this.#deletePrefix = db.prepare(`DELETE FROM ${t} WHERE offset < ? RETURNING ${recordBytesSql}`).pluck()
+    this.#deleteSegmentsBelow = db.prepare(
+      `DELETE FROM segment_index WHERE stream_id = ? AND partition = ? AND base_offset < ?`,
+    )
+    this.#firstTimestamp = db.prepare(`SELECT ts FROM ${t} ORDER BY offset LIMIT 1`).pluck()
+    const lastSegment = db
+      .prepare(`SELECT base_offset, bytes_before ${seg} ORDER BY base_offset DESC LIMIT 1`)
+      .get(streamId, partition) as { base_offset: number; bytes_before: number } | undefined
+    this.lastSegmentOffset = lastSegment?.base_offset ?? -1
+    this.lastSegmentBytes = lastSegment?.bytes_before ?? 0
+  }
+
+  /** Inserts records at consecutive offsets from `baseOffset`; the caller holds the transaction. */
+  insertBatch(baseOffset: number, records: readonly EncodedRecord[], tuning: SegmentTuning): void {
+    if (
+      this.lastSegmentOffset < 0 ||
+      baseOffset - this.lastSegmentOffset >= tuning.segmentRecords ||
+      this.appendedBytes - this.lastSegmentBytes >= tuning.segmentBytes
+    ) {
+      this.#insertSegment.run(this.streamId, this.partition, baseOffset, this.maxTimestamp, this.appendedBytes)
+      this.lastSegmentOffset = baseOffset
+      this.lastSegmentBytes = this.appendedBytes
+    }
+    let offset = baseOffset
+    let bytes = 0
+    let maxTimestamp = this.maxTimestamp
+    for (const r of records) {
+      this.#insert.run(offset, r.timestamp, r.key, r.value, r.headers, r.meta)
+      offset++
+      bytes += r.bytes
+      if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
+    }
+    this.logEndOffset = offset
+    this.recordCount += records.length
+    this.liveBytes += bytes
+    this.appendedBytes += bytes
+    this.maxTimestamp = maxTimestamp
+  }
+
+  /** Persists the in-memory committed state; called once per partition per transaction. */
+  saveState(): void {
+    this.#updatePartition.run(
+      this.logStartOffset,
+      this.logEndOffset,
+      this.recordCount,
+      this.liveBytes,
+      this.appendedBytes,
+      this.maxTimestamp,
+      this.streamId,
+      this.partition,
+    )
+  }
+
+  snapshot(): PartitionRow {
+    return {
+      log_start_offset: this.logStartOffset,
+      log_end_offset: this.logEndOffset,
+      record_count: this.recordCount,
+      live_bytes: this.liveBytes,
+      appended_bytes: this.appendedBytes,
+      max_timestamp: this.maxTimestamp,
+    }
+  }
+
+  /** Puts back the state of a snapshot after a transaction rolled back. */
+  restore(row: PartitionRow, lastSegmentOffset: number, lastSegmentBytes: number): void {
+    this.logStartOffset = row.log_start_offset
+    this.logEndOffset = row.log_end_offset
+    this.recordCount = row.record_count
+    this.liveBytes = row.live_bytes
+    this.appendedBytes = row.appended_bytes
+    this.maxTimestamp = row.max_timestamp
+    this.lastSegmentOffset = lastSegmentOffset
+    this.lastSegmentBytes = lastSegmentBytes
+    this.nextOffset = row.log_end_offset
+  }
+
+  read(from: number, maxRecords: number, maxBytes: number): { records: LogRecord[]; nextOffset: number } {
+    if (from < this.logStartOffset || from > this.logEndOffset) {
+      throw new BrokerError(
+        'CAIRN_OFFSET_OUT_OF_RANGE',
+        `offset ${from} is outside partition ${this.partition} [${this.logStartOffset}, ${this.logEndOffset}]`,
+        {
+          details: {
+            partition: this.partition,
+            offset: from,
+            logStartOffset: this.logStartOffset,
+            logEndOffset: this.logEndOffset,
+          },
+        },
+      )
+    }
+    const records: LogRecord[] = []
+    if (from === this.logEndOffset) return { records, nextOffset: from }
+    const rows = this.#read.all(from, maxRecords) as RecordRow[]
+    let bytes = 0
+    for (const [offset, ts, key, value, headers, meta] of rows) {
+      const size = (key?.length ?? 0) + (value?.length ?? 0)
+      // At least one record, even if it alone exceeds maxBytes (a consumer must always make progress).
+      if (records.length > 0 && bytes + size > maxBytes) break
+      bytes += size
+      records.push({
+        offset: BigInt(offset),
+        timestamp: ts,
+        key,
+        value,
+        headers: decodeHeaders(headers),
+        meta: decodeMeta(meta),
+      })
+    }
+    const last = records.at(-1)
+    // No rows at all from a valid offset below logEnd means compaction removed everything up to the end.
+    return { records, nextOffset: last === undefined ? this.logEndOffset : Number(last.offset) + 1 }
+  }
+
+  /**
+   * First record with timestamp >= ts. The segment entry found has a running maximum below ts, so
+   * no earlier record qualifies; the scan from it stops within one segment when timestamps are
+   * ordered (the usual case), and degrades to a scan only where timestamps went backwards.
+   */
+  offsetForTimestamp(ts: number): TimestampLookup | null {
+    const segment = this.#segmentBefore.get(this.streamId, this.partition, ts) as number | undefined
+    const start = Math.max(segment ?? this.logStartOffset, this.logStartOffset)
+    const row = this.#firstAtOrAfterTs.get(start, ts) as [number, number] | undefined
+    return row === undefined ? null : { offset: BigInt(row[0]), timestamp: row[1] }
+  }
+
+  /** Offset below which every record is older than `cutoffMs` (a segment boundary), for time retention. */
+  expiredBoundary(cutoffMs: number): number {
+    if (this.recordCount === 0) return this.logStartOffset
+    if (this.maxTimestamp < cutoffMs) return this.logEndOffset
+    const segment = this.#segmentForExpiry.get(this.streamId, this.partition, cutoffMs) as number | undefined
+    return Math.max(segment ?? this.logStartOffset, this.logStartOffset)
+  }
+
+  /** Smallest segment boundary that leaves at most `retentionBytes` behind it, for byte retention. */
+  bytesBoundary(retentionBytes: number): number {
+    if (this.liveBytes <= retentionBytes) return this.logStartOffset
+    const segment = this.#segmentForBytes.get(this.streamId, this.partition, this.appendedBytes - retentionBytes) as
+      number | undefined
+    return Math.max(segment ?? this.logStartOffset, this.logStartOffset)
+  }
+
+  firstTimestamp(): number | undefined {
+    return this.#firstTimestamp.get() as number | undefined
+  }
+
+  /** Deletes records below `end` and advances logStartOffset to it; returns records deleted. */
+  deletePrefix(end: number): number {
+    if (end <= this.logStartOffset) return 0
+    const sizes = this.#deletePrefix.all(end) as number[]
+    let bytes = 0
+    for (const size of sizes) bytes += size
+    this.#deleteSegmentsBelow.run(this.streamId, this.partition, end)
+    this.logStartOffset = end
+    this.recordCount -= sizes.length
+    this.liveBytes -= bytes
+    return sizes.length
+  }
+
+  /**
+   * Compaction of [from, to): removes every record that has a later record with the same key, and
+   * tombstones (null value, already the latest for their key) older than `tombstoneCutoffMs`.
+   * Offsets of kept records never change.
+   */
+  compactWindow(from: number, to: number, tombstoneCutoffMs: number): number {
+    this.#compactWindow ??= this.#prepareCompaction()
+    const sizes = this.#compactWindow.all({ from, to, cutoff: tombstoneCutoffMs }) as number[]
+    let bytes = 0
+    for (const size of sizes) bytes += size
+    this.recordCount -= sizes.length
+    this.liveBytes -= bytes
+    return sizes.length
+  }
+
+  #prepareCompaction(): Database.Statement {
+    createKeyIndex(this.#db, this.table)
+    const t = this.table
+    return this.#db
+      .prepare(
+        `DELETE FROM ${t} WHERE offset >= $from AND offset < $to AND (
+           offset < (SELECT max(later.offset) FROM ${t} AS later WHERE later.key = ${t}.key)
+           OR (value IS NULL AND ts < $cutoff))
+         RETURNING ${recordBytesSql}`,
+      )
+      .pluck()
+  }
+
+  info(): PartitionInfo {
+    return {
+      partition: this.partition,
+      logStartOffset: BigInt(this.logStartOffset),
+      logEndOffset: BigInt(this.logEndOffset),
+      records: this.recordCount,
+      bytes: this.liveBytes,
+    }
+  }
+}
