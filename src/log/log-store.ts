@@ -14,6 +14,7 @@ import { storageError } from './storage-error.ts'
 import { resolveStreamConfig, validateStreamName } from './stream-config.ts'
 import type {
   AppendResult,
+  Durability,
   LogRecord,
   ReadOptions,
   ReadResult,
@@ -56,8 +57,25 @@ interface PendingAppend {
   partition: PartitionLog
   baseOffset: number
   records: EncodedRecord[]
+  inputs: readonly RecordInput[]
   callback: AppendCallback
 }
+
+interface PendingWrite {
+  work: () => void
+  durability: Durability
+  callback: (error: BrokerError | null) => void
+}
+
+/** Records as they were committed, handed to watchers without reading them back. */
+export interface CommittedBatch {
+  stream: string
+  partition: number
+  baseOffset: bigint
+  records: readonly LogRecord[]
+}
+
+export type AppendWatcher = (batch: CommittedBatch) => void
 
 const databaseFileName = 'cairn.db'
 const defaultSegment: SegmentTuning = { segmentRecords: 1024, segmentBytes: 1024 * 1024 }
@@ -80,6 +98,8 @@ export class LogStore {
   readonly #checkpointer: Checkpointer
   readonly #maintenance: Maintenance
   #pending: PendingAppend[] = []
+  #pendingWrites: PendingWrite[] = []
+  readonly #watchers = new Map<string, Set<AppendWatcher>>()
   #pendingRecords = 0
   #flushScheduled = false
   #synchronous: 'FULL' | 'NORMAL' = 'FULL'
@@ -260,19 +280,47 @@ export class LogStore {
     }
     const baseOffset = target.nextOffset
     target.nextOffset += encoded.length
-    this.#pending.push({ partition: target, baseOffset, records: encoded, callback })
+    this.#pending.push({ partition: target, baseOffset, records: encoded, inputs: records, callback })
     this.#pendingRecords += encoded.length
-    if (this.#pendingRecords >= this.#maxRecordsPerCommit) {
-      this.#flushNow()
-    } else if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(this.#flushScheduledCommit)
+    if (this.#pendingRecords >= this.#maxRecordsPerCommit) this.#flushNow()
+    else this.#scheduleFlush()
+  }
+
+  /**
+   * Runs `work` inside the next group commit, so broker state kept beside the log (sessions, group
+   * offsets, cursors) commits with the appends of the same turn and costs no extra fsync. `work`
+   * runs in a savepoint: if it throws, only it is rolled back and its callback gets the error.
+   * It must be synchronous and must not call back into the store.
+   */
+  enqueueWrite(work: () => void, durability: Durability, callback: (error: BrokerError | null) => void): void {
+    if (this.#closed) {
+      callback(new BrokerError('CAIRN_STORE_CLOSED', 'the log store is closed'))
+      return
     }
+    this.#pendingWrites.push({ work, durability, callback })
+    this.#scheduleFlush()
+  }
+
+  /** Calls `watcher` after every commit that appended to `stream` (live delivery, long-poll fetch). */
+  watchAppends(stream: string, watcher: AppendWatcher): () => void {
+    let set = this.#watchers.get(stream)
+    if (set === undefined) this.#watchers.set(stream, (set = new Set()))
+    set.add(watcher)
+    return () => {
+      set.delete(watcher)
+      if (set.size === 0 && this.#watchers.get(stream) === set) this.#watchers.delete(stream)
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    setImmediate(this.#flushScheduledCommit)
   }
 
   /** Resolves once every append made before the call has been committed or failed. */
   flush(): Promise<void> {
-    if (this.#pending.length === 0) return Promise.resolve()
+    if (this.#pending.length === 0 && this.#pendingWrites.length === 0) return Promise.resolve()
     return new Promise((resolve) => this.#flushWaiters.push(resolve))
   }
 
@@ -283,18 +331,23 @@ export class LogStore {
 
   #flushNow(): void {
     const batch = this.#pending
-    if (batch.length === 0) return
+    const writes = this.#pendingWrites
+    if (batch.length === 0 && writes.length === 0) return
     this.#pending = []
+    this.#pendingWrites = []
     this.#pendingRecords = 0
     const touched = new Map<PartitionLog, { row: PartitionRow; segmentOffset: number; segmentBytes: number }>()
     for (const { partition: p } of batch) {
       if (!touched.has(p))
         touched.set(p, { row: p.snapshot(), segmentOffset: p.lastSegmentOffset, segmentBytes: p.lastSegmentBytes })
     }
+    const writeErrors: Array<BrokerError | null> = []
     let appended = 0
     let appendedBytes = 0
     try {
-      this.#setSynchronous(batch.some((b) => b.partition.config.durability === 'fsync') ? 'FULL' : 'NORMAL')
+      const fsync =
+        batch.some((b) => b.partition.config.durability === 'fsync') || writes.some((w) => w.durability === 'fsync')
+      this.#setSynchronous(fsync ? 'FULL' : 'NORMAL')
       this.#db.transaction(() => {
         for (const b of batch) {
           if (b.baseOffset !== b.partition.logEndOffset)
@@ -304,13 +357,15 @@ export class LogStore {
           for (const r of b.records) appendedBytes += r.bytes
         }
         for (const p of touched.keys()) p.saveState()
+        for (const w of writes) writeErrors.push(this.#runInSavepoint(w.work))
       })()
     } catch (cause) {
       for (const [p, saved] of touched) p.restore(saved.row, saved.segmentOffset, saved.segmentBytes)
       // Later appends were queued after these offsets were handed out: they cannot commit either.
-      const error = storageError(cause, `append to ${touched.size} partition(s)`)
-      this.#logger.error({ err: error, batches: batch.length }, 'group commit failed; appends refused')
+      const error = storageError(cause, `group commit of ${batch.length} append(s) and ${writes.length} write(s)`)
+      this.#logger.error({ err: error, appends: batch.length, writes: writes.length }, 'group commit failed; refused')
       for (const b of batch) b.callback(error)
+      for (const w of writes) w.callback(error)
       this.#maintenance.noteAppendFailure(error)
       this.#wakeFlushWaiters()
       return
@@ -320,6 +375,7 @@ export class LogStore {
     for (const p of touched.keys()) p.compactionDirty = true
     this.#checkpointer.noteCommit(appendedBytes)
     this.#maintenance.noteCommit(appendedBytes)
+    writes.forEach((w, i) => w.callback(writeErrors[i] ?? null))
     for (const b of batch) {
       const first = b.records[0] as EncodedRecord
       b.callback(null, {
@@ -328,11 +384,56 @@ export class LogStore {
         timestamp: first.timestamp,
       })
     }
+    if (this.#watchers.size > 0) this.#notifyWatchers(batch)
     this.#wakeFlushWaiters()
   }
 
+  #runInSavepoint(work: () => void): BrokerError | null {
+    try {
+      this.#db.transaction(work)()
+      return null
+    } catch (cause) {
+      return storageError(cause, 'state write in group commit')
+    }
+  }
+
+  #notifyWatchers(batch: readonly PendingAppend[]): void {
+    for (const b of batch) {
+      const stream = this.#streamNameOf(b.partition)
+      const watchers = stream === undefined ? undefined : this.#watchers.get(stream)
+      if (watchers === undefined || stream === undefined) continue
+      const records = b.records.map((r, i): LogRecord => ({
+        offset: BigInt(b.baseOffset + i),
+        timestamp: r.timestamp,
+        key: r.key,
+        value: r.value,
+        headers: b.inputs[i]?.headers ? [...(b.inputs[i]?.headers ?? [])] : [],
+        meta: b.inputs[i]?.meta,
+      }))
+      const event: CommittedBatch = {
+        stream,
+        partition: b.partition.partition,
+        baseOffset: BigInt(b.baseOffset),
+        records,
+      }
+      for (const watcher of watchers) {
+        try {
+          watcher(event)
+        } catch (err) {
+          // The decision point: a failing watcher must not undo or delay acknowledged appends.
+          this.#logger.error({ err, stream }, 'append watcher failed')
+        }
+      }
+    }
+  }
+
+  #streamNameOf(p: PartitionLog): string | undefined {
+    for (const s of this.#streams.values()) if (s.id === p.streamId) return s.name
+    return undefined
+  }
+
   #wakeFlushWaiters(): void {
-    if (this.#pending.length > 0 || this.#flushWaiters.length === 0) return
+    if (this.#pending.length > 0 || this.#pendingWrites.length > 0 || this.#flushWaiters.length === 0) return
     const waiters = this.#flushWaiters
     this.#flushWaiters = []
     for (const wake of waiters) wake()

@@ -43,15 +43,15 @@ export class TopicTrie<T> {
    */
   add(filter: string, value: T): void {
     const levels = filter.split('/')
+    assertWildcardsPlaced(levels, filter)
     const last = levels.length - 1
     let node = this.#root
-    for (let i = 0; i < last; i++) node = this.#child(node, levelKey(levels, i, filter))
-    const leaf = levels[last] ?? ''
-    if (leaf === '#') {
+    for (let i = 0; i < last; i++) node = this.#child(node, levels[i] as string)
+    if (levels[last] === '#') {
       node.hashValues ??= []
       node.hashValues.push(value)
     } else {
-      node = this.#child(node, levelKey(levels, last, filter))
+      node = this.#child(node, levels[last] as string)
       node.values ??= []
       node.values.push(value)
     }
@@ -197,12 +197,14 @@ function isEmpty(node: TrieNode<unknown>): boolean {
   )
 }
 
-function levelKey(levels: string[], i: number, filter: string): string {
-  const level = levels[i] ?? ''
-  // [MQTT-4.7.1-1] [MQTT-4.7.1-2] only whole-level wildcards, `#` only last; a misplaced one would
-  // otherwise be stored as a literal level and silently never match.
-  if ((level.includes('#') && (level !== '#' || i !== levels.length - 1)) || (level.includes('+') && level !== '+')) {
-    throw new RangeError(`invalid topic filter ${JSON.stringify(filter)}`)
-  }
-  return level
+// Checked before any node is created, so a rejected filter leaves no empty branch behind.
+function assertWildcardsPlaced(levels: string[], filter: string): void {
+  const last = levels.length - 1
+  levels.forEach((level, i) => {
+    // [MQTT-4.7.1-1] [MQTT-4.7.1-2] only whole-level wildcards, `#` only last; a misplaced one would
+    // otherwise be stored as a literal level and silently never match.
+    if ((level.includes('#') && (level !== '#' || i !== last)) || (level.includes('+') && level !== '+')) {
+      throw new RangeError(`invalid topic filter ${JSON.stringify(filter)}`)
+    }
+  })
 }
