@@ -3,7 +3,7 @@
 // The scan is given every advantage a real one would have (filters split once up front, topic split
 // once per publish), so the ratio measures the data structure, not string splitting.
 
-import { TopicTrie } from '../src/mqtt/topic-trie.ts'
+import { TopicTrie } from '../src/topics/topic-trie.ts'
 
 const subscriptionCount = Number(process.argv[2] ?? 10_000)
 const secondsPerRun = Number(process.argv[3] ?? 3)

@@ -9,7 +9,7 @@ import {
   validateTopicName,
   type TopicFilterProblem,
   type TopicNameProblem,
-} from '../../../src/mqtt/topics.ts'
+} from '../../../src/topics/topics.ts'
 import { matchingCases } from './topic-matching-cases.ts'
 
 describe('validateTopicName', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { TopicTrie } from '../../../src/mqtt/topic-trie.ts'
-import { topicMatchesFilter, validateTopicFilter, validateTopicName } from '../../../src/mqtt/topics.ts'
+import { TopicTrie } from '../../../src/topics/topic-trie.ts'
+import { topicMatchesFilter, validateTopicFilter, validateTopicName } from '../../../src/topics/topics.ts'
 import { matchingCases } from './topic-matching-cases.ts'
 
 // Small alphabets so that random topics and filters actually meet: `$` exercises [MQTT-4.7.2-1],

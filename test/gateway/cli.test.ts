@@ -1,0 +1,220 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, onTestFinished, test } from 'vitest'
+
+// These tests run the real entry point with the Node that runs vitest (Node 24 under `npx vitest`).
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+const cli = join(repoRoot, 'gateway', 'cli.ts')
+const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }
+const waitMs = 30_000
+
+type LogLine = Record<string, unknown> & { msg?: string; level?: number; raw?: string }
+
+interface Cairn {
+  child: ChildProcess
+  lines: LogLine[]
+  stderr: () => string
+  /** Resolves with the first log line (already seen or still to come) that matches. */
+  waitForLine: (predicate: (line: LogLine) => boolean) => Promise<LogLine>
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+function startCairn(args: string[], env: Record<string, string> = {}): Cairn {
+  // A CAIRN_* variable in the developer's shell must not change what the test sees.
+  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CAIRN_')))
+  const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, env: { ...baseEnv, ...env } })
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const lines: LogLine[] = []
+  const waiters = new Set<() => void>()
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    // Anything that is not a JSON line is kept as `raw` so an assertion shows it instead of a parse crash.
+    try {
+      lines.push(JSON.parse(text) as LogLine)
+    } catch {
+      lines.push({ raw: text })
+    }
+    for (const wake of waiters) wake()
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      for (const wake of waiters) wake()
+      resolve({ code, signal })
+    })
+  })
+
+  const waitForLine = (predicate: (line: LogLine) => boolean) =>
+    new Promise<LogLine>((resolve, reject) => {
+      const check = () => {
+        const found = lines.find(predicate)
+        if (found !== undefined) return done(() => resolve(found))
+        if (child.exitCode !== null || child.signalCode !== null) {
+          done(() => reject(new Error(`cairn exited before the expected line; stderr: ${stderr}`)))
+        }
+      }
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`no matching line within ${waitMs} ms; got ${JSON.stringify(lines)}`))),
+        waitMs,
+      )
+      const done = (settle: () => void) => {
+        clearTimeout(timer)
+        waiters.delete(check)
+        settle()
+      }
+      waiters.add(check)
+      check()
+    })
+
+  return { child, lines, stderr: () => stderr, waitForLine, exited }
+}
+
+/** Runs a command that is expected to exit by itself. */
+async function runToExit(args: string[], env: Record<string, string> = {}) {
+  const cairn = startCairn(args, env)
+  const { code, signal } = await cairn.exited
+  return { code, signal, stderr: cairn.stderr(), stdout: cairn.lines.map((line) => line.raw ?? JSON.stringify(line)) }
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-cli-'))
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const byMsg = (msg: string) => (line: LogLine) => line.msg === msg
+// Port 0 everywhere: nothing binds yet, and once the front ends do, parallel test files must not collide.
+const anyPorts = ['--mqtt', '0', '--native', '0', '--http', '0']
+
+describe('cli - one-shot commands', () => {
+  test('cli - --version prints the package version and exits 0', async () => {
+    expect(await runToExit(['--version'])).toEqual({ code: 0, signal: null, stderr: '', stdout: [`cairn ${version}`] })
+  })
+
+  test('cli - --help prints usage on stdout and exits 0', async () => {
+    const { code, stdout, stderr } = await runToExit(['serve', '--help'])
+    expect(code).toBe(0)
+    expect(stderr).toBe('')
+    expect(stdout[0]).toBe('Usage: cairn <command> [options]')
+    expect(stdout.some((line) => line.includes('--data-dir DIR'))).toBe(true)
+  })
+
+  test('cli - an unknown flag exits 2 naming it, and starts nothing', async () => {
+    const dataDir = join(tempDir(), 'data')
+    const cairn = startCairn(['serve', '--data-dir', dataDir, '--bogus'])
+    expect(await cairn.exited).toEqual({ code: 2, signal: null })
+    expect(cairn.stderr()).toMatch(/^cairn: Unknown option '--bogus'\n/)
+    expect(cairn.lines).toEqual([])
+    expect(existsSync(dataDir)).toBe(false)
+  })
+
+  test('cli - a bad config file exits 2 listing every problem', async () => {
+    const dir = tempDir()
+    const config = join(dir, 'cairn.yaml')
+    writeFileSync(config, 'dataDir: ./x\nlisteners:\n  mqtt: 70000\nstorage:\n  maxDiskBytez: 5\n')
+    const cairn = startCairn(['serve', '--config', config, '--log-level', 'noisy'])
+    expect(await cairn.exited).toEqual({ code: 2, signal: null })
+    const stderr = cairn.stderr()
+    expect(stderr).toMatch(/^cairn: invalid configuration:\n/)
+    expect(stderr).toContain(`  - listeners.mqtt: must be [HOST:]PORT`)
+    expect(stderr).toContain(`  - storage.maxDiskBytez: unknown key; did you mean "maxDiskBytes"?`)
+    expect(stderr).toContain(`  - logLevel: must be one of`)
+    expect(cairn.lines).toEqual([])
+  })
+
+  test('cli - a missing config file exits 2 naming it', async () => {
+    const missing = join(tempDir(), 'nope.yaml')
+    const cairn = startCairn(['serve', '-c', missing])
+    expect(await cairn.exited).toEqual({ code: 2, signal: null })
+    expect(cairn.stderr()).toContain(`config: cannot read the config file: ENOENT`)
+    expect(cairn.stderr()).toContain(missing)
+  })
+
+  test('cli - a bad environment variable exits 2 naming it', async () => {
+    const cairn = startCairn(['serve', '--data-dir', join(tempDir(), 'data')], { CAIRN_HTTP: 'localhost' })
+    expect(await cairn.exited).toEqual({ code: 2, signal: null })
+    expect(cairn.stderr()).toContain('listeners.http: must be [HOST:]PORT')
+    expect(cairn.stderr()).toContain('from CAIRN_HTTP (got "localhost")')
+  })
+})
+
+describe('cli - serve', () => {
+  test('serve - starts, reports readiness, and stops cleanly on SIGTERM', async () => {
+    const dataDir = join(tempDir(), 'data')
+    const cairn = startCairn(['serve', '--data-dir', dataDir, '--log-level', 'info', ...anyPorts])
+    await cairn.waitForLine(byMsg('listening'))
+
+    const started = cairn.lines.find(byMsg('cairn started'))
+    expect(started).toMatchObject({ version, pid: cairn.child.pid, dataDir, streams: ['mqtt'] })
+    expect(started?.listeners).toEqual({
+      mqtt: { address: '*:0', notYetServed: true },
+      native: { address: '*:0', notYetServed: true },
+      http: { address: '*:0', notYetServed: true },
+    })
+    expect(cairn.lines.find((line) => line.msg === 'stream created')).toMatchObject({ stream: 'mqtt' })
+
+    cairn.child.kill('SIGTERM')
+    expect(await cairn.exited).toEqual({ code: 0, signal: null })
+    expect(cairn.lines.at(-1)).toMatchObject({ msg: 'cairn stopped' })
+    expect(cairn.lines.find(byMsg('shutting down'))).toMatchObject({ signal: 'SIGTERM' })
+    expect(cairn.lines.some(byMsg('log store closed'))).toBe(true)
+    expect(cairn.stderr()).toBe('')
+    expect(existsSync(join(dataDir, 'cairn.db'))).toBe(true)
+  })
+
+  test('serve - a restart keeps existing streams and says when the config differs', async () => {
+    const dir = tempDir()
+    const dataDir = join(dir, 'data')
+    const first = startCairn(['serve', '--data-dir', dataDir, ...anyPorts])
+    await first.waitForLine(byMsg('listening'))
+    first.child.kill('SIGINT')
+    expect((await first.exited).code).toBe(0)
+
+    const config = join(dir, 'cairn.json')
+    writeFileSync(
+      config,
+      JSON.stringify({ streams: { mqtt: { partitions: 3 }, sensors: { cleanupPolicy: 'compact' } } }),
+    )
+    const second = startCairn(['serve', '--config', config, ...anyPorts], { CAIRN_DATA_DIR: dataDir })
+    await second.waitForLine(byMsg('listening'))
+    expect(second.lines.filter(byMsg('stream created')).map((line) => line.stream)).toEqual(['sensors'])
+    expect(second.lines.find((line) => line.stream === 'mqtt' && line.msg?.startsWith('stream exists'))).toMatchObject({
+      level: 30,
+      configured: { partitions: 3 },
+      stored: { partitions: 1 },
+    })
+    second.child.kill('SIGTERM')
+    expect((await second.exited).code).toBe(0)
+  })
+
+  test('serve - the --log-level flag beats CAIRN_LOG_LEVEL', async () => {
+    const dataDir = join(tempDir(), 'data')
+    const cairn = startCairn(['serve', '--data-dir', dataDir, '--log-level', 'info', ...anyPorts], {
+      CAIRN_LOG_LEVEL: 'error',
+    })
+    await cairn.waitForLine(byMsg('listening'))
+    cairn.child.kill('SIGTERM')
+    expect((await cairn.exited).code).toBe(0)
+  })
+
+  test('serve - an unreadable store exits 1 with a fatal log line', async () => {
+    const dataDir = join(tempDir(), 'data')
+    mkdirSync(dataDir)
+    writeFileSync(
+      join(dataDir, 'cairn.db'),
+      'this is not a SQLite database, just text long enough to look like a header',
+    )
+    const cairn = startCairn(['serve', '--data-dir', dataDir, ...anyPorts])
+    expect(await cairn.exited).toEqual({ code: 1, signal: null })
+    const fatal = cairn.lines.find((line) => line.level === 60)
+    expect(fatal).toMatchObject({ msg: 'cannot open the log store', dataDir })
+    expect(fatal?.err).toMatchObject({ code: expect.stringMatching(/^CAIRN_STORAGE_/) as unknown })
+    expect(cairn.lines.some(byMsg('listening'))).toBe(false)
+  })
+})
