@@ -100,6 +100,7 @@ export class LogStore {
   #pending: PendingAppend[] = []
   #pendingWrites: PendingWrite[] = []
   readonly #watchers = new Map<string, Set<AppendWatcher>>()
+  readonly #streamWatchers = new Set<() => void>()
   #pendingRecords = 0
   #flushScheduled = false
   #synchronous: 'FULL' | 'NORMAL' = 'FULL'
@@ -147,6 +148,15 @@ export class LogStore {
     }
   }
 
+  /**
+   * The connection itself, for broker modules that keep state beside the log (MQTT sessions, group
+   * offsets, mirror cursors): they prepare statements on it, read freely, and write only inside
+   * enqueueWrite() work so their state commits atomically with the appends of the same turn.
+   */
+  get database(): SqliteDatabase {
+    return this.#db
+  }
+
   // ---- streams ----
 
   createStream(name: string, settings: StreamSettings = {}): StreamInfo {
@@ -168,6 +178,7 @@ export class LogStore {
     })
     this.#streams.set(name, entry)
     this.#logger.info({ stream: name, config }, 'stream created')
+    this.#streamsChanged()
     return this.#describe(entry)
   }
 
@@ -177,6 +188,20 @@ export class LogStore {
 
   describeStream(name: string): StreamInfo {
     return this.#describe(this.#stream(name))
+  }
+
+  partitionCount(name: string): number {
+    return this.#stream(name).partitions.length
+  }
+
+  /** Calls `listener` after a stream is created, altered, grown or deleted. */
+  watchStreams(listener: () => void): () => void {
+    this.#streamWatchers.add(listener)
+    return () => this.#streamWatchers.delete(listener)
+  }
+
+  #streamsChanged(): void {
+    for (const listener of this.#streamWatchers) listener()
   }
 
   hasStream(name: string): boolean {
@@ -202,6 +227,7 @@ export class LogStore {
       p.config = config
       p.compactionDirty = true
     }
+    this.#streamsChanged()
     return this.#describe(entry)
   }
 
@@ -226,6 +252,7 @@ export class LogStore {
     })
     entry.config = config
     for (const p of entry.partitions) p.config = config
+    this.#streamsChanged()
     return this.#describe(entry)
   }
 
@@ -243,6 +270,7 @@ export class LogStore {
     this.#streams.delete(name)
     for (const p of entry.partitions) this.#holds.delete(p)
     this.#logger.info({ stream: name }, 'stream deleted')
+    this.#streamsChanged()
   }
 
   // ---- append ----
@@ -486,9 +514,10 @@ export class LogStore {
     const maxBytes = options.maxBytes ?? 4 * 1024 * 1024
     if (!Number.isSafeInteger(maxRecords) || maxRecords < 1)
       throw new RangeError('maxRecords must be a positive integer')
+    const from = toSafeOffset(offset) // outside the try: a bad argument is a TypeError, not a storage failure
     let result: { records: LogRecord[]; nextOffset: number }
     try {
-      result = p.read(toSafeOffset(offset), maxRecords, maxBytes)
+      result = p.read(from, maxRecords, maxBytes)
     } catch (cause) {
       throw storageError(cause, `read ${stream}/${partition} at ${offset}`)
     }
@@ -677,7 +706,7 @@ export class LogStore {
   #describe(entry: StreamEntry): StreamInfo {
     return {
       name: entry.name,
-      config: { ...entry.config },
+      config: { ...entry.config, subjects: [...entry.config.subjects] },
       createdMs: entry.createdMs,
       partitions: entry.partitions.map((p) => p.info()),
     }

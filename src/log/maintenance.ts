@@ -237,13 +237,15 @@ export class Maintenance {
     const pages = db.pragma('page_count', { simple: true }) as number
     const free = db.pragma('freelist_count', { simple: true }) as number
     const freeBytes = free * pageSize
-    if (freeBytes < this.#policy.vacuumMinFreeBytes || free < pages * this.#policy.vacuumFreeFraction) return false
+    if (free === 0 || freeBytes < this.#policy.vacuumMinFreeBytes || free < pages * this.#policy.vacuumFreeFraction)
+      return false
     try {
       db.pragma(`incremental_vacuum(${this.#policy.vacuumStepPages})`)
     } catch (cause) {
       throw storageError(cause, 'incremental vacuum')
     }
-    return true
+    // No progress (e.g. a file whose auto_vacuum is not INCREMENTAL) must end the loop, not spin it.
+    return (db.pragma('freelist_count', { simple: true }) as number) < free
   }
 
   #inTransaction<T>(operation: string, fn: () => T): T {

@@ -39,10 +39,12 @@ export function resolveStreamConfig(
   for (const key of Object.keys(settings)) {
     if (!(key in defaultStreamConfig)) problems.push(`unknown setting "${key}"`)
   }
+  // Copied only when it is a list: spreading a string would split it into valid-looking one-letter subjects.
+  const subjects: unknown = settings.subjects ?? base.subjects
   const config: StreamConfig = {
     ...base,
     ...withoutUndefined(settings),
-    subjects: [...(settings.subjects ?? base.subjects)],
+    subjects: Array.isArray(subjects) ? [...(subjects as string[])] : (subjects as string[]),
   }
   const positiveIntOrNull = (field: 'retentionMs' | 'retentionBytes') => {
     const value = config[field]

@@ -38,7 +38,12 @@ export interface OutgoingMessage {
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 
-export function publishToRecord(packet: IPublishPacket, topic: string, clientId: string, timestamp: number): RecordInput {
+export function publishToRecord(
+  packet: IPublishPacket,
+  topic: string,
+  clientId: string,
+  timestamp: number,
+): RecordInput {
   const payload = typeof packet.payload === 'string' ? textEncoder.encode(packet.payload) : packet.payload
   const meta: MqttRecordMeta = { q: packet.qos, c: clientId }
   if (packet.retain) meta.r = true

@@ -8,7 +8,11 @@ export function murmur2(data: Uint8Array): number {
   let h = 0x9747b28c ^ length
   const whole = length & ~3
   for (let i = 0; i < whole; i += 4) {
-    let k = (data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24)
+    let k =
+      (data[i] as number) |
+      ((data[i + 1] as number) << 8) |
+      ((data[i + 2] as number) << 16) |
+      ((data[i + 3] as number) << 24)
     k = Math.imul(k, m)
     k ^= k >>> 24
     k = Math.imul(k, m)

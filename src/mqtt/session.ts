@@ -1,0 +1,438 @@
+import type { IPublishPacket, QoS } from 'mqtt-packet'
+import { hasErrorCode } from '../errors.ts'
+import { topicMatchesFilter } from '../topics/topics.ts'
+import type { DeliveryHost } from './delivery-host.ts'
+import { messageToPublish, recordToMessage, remainingExpirySec, type OutgoingMessage } from './message.ts'
+import { timestampUserProperty } from './replay.ts'
+import type { StoredInflight, StoredSubscription } from './session-store.ts'
+
+export interface Subscription extends StoredSubscription {
+  /** The filter matched against topics (without a `$share/<name>/` prefix). */
+  matchFilter: string
+  shareName: string | null
+}
+
+/** What a session needs from the connection it is attached to. */
+export interface SessionLink {
+  readonly protocolVersion: number
+  /** The client's Receive Maximum (v5), or our own cap for 3.1.1 clients. */
+  readonly clientReceiveMaximum: number
+  /** True while the socket's buffer is over its high-water mark. */
+  readonly congested: boolean
+  /** Sends a PUBLISH; false if the client's Maximum Packet Size forbids it (it is then dropped [MQTT-3.1.2-25]). */
+  sendPublish(packet: IPublishPacket): boolean
+  sendPubrel(packetId: number): void
+  /** Ends the connection after a failure that the session cannot recover from on this connection. */
+  fail(reasonCode: number, reason: string): void
+}
+
+interface Inflight extends StoredInflight {
+  /** Kept while the broker runs so a resend needs no read; after a restart it is read back from the log. */
+  message: OutgoingMessage | undefined
+}
+
+const maxPacketId = 65_535
+/** Records one pump turn examines before yielding, so a long catch-up never starves other connections. */
+const pumpTurnRecords = 2_000
+
+/**
+ * One MQTT session. Its queue is not a copy of messages but a position in the session stream:
+ * `cursors[p]` is the first offset of partition p not yet handled. While `live`, committed records
+ * reach it from the router as they commit; when it cannot take one (window full, socket congested,
+ * disconnected) it leaves live mode and later reads the log from its cursor ("pumps") until it has
+ * caught up, then goes live again. Offline queues, slow subscribers and replay are the same mechanism.
+ *
+ * Persistent sessions write in-flight packet ids and their cursor in the group commit before a
+ * PUBLISH goes out, so after kill -9 a QoS 2 message is resent with its original packet id (the
+ * client discards the duplicate) and a QoS 1 message is resent at least once.
+ */
+export class Session {
+  readonly clientId: string
+  protocolVersion: number
+  expirySec: number
+  readonly subscriptions = new Map<string, Subscription>()
+  link: SessionLink | null = null
+  cursors: number[]
+  live = false
+  readonly inflight = new Map<number, Inflight>()
+  readonly qos2Received = new Set<number>()
+  nextPacketId: number
+  disconnectedMs: number | null = null
+  /** Records skipped because retention or maxOfflineRecords moved past them while the session was away. */
+  skippedRecords = 0
+
+  readonly #host: DeliveryHost
+  #pumpScheduled = false
+  #staged: IPublishPacket[] = []
+  #stagedRows: StoredInflight[] = []
+  #stageOpen = false
+
+  constructor(host: DeliveryHost, clientId: string, protocolVersion: number, expirySec: number) {
+    this.#host = host
+    this.clientId = clientId
+    this.protocolVersion = protocolVersion
+    this.expirySec = expirySec
+    this.cursors = host.routedEnds()
+    this.nextPacketId = 1
+  }
+
+  get persistent(): boolean {
+    return this.expirySec > 0
+  }
+
+  /** Where this session stands in the log now: the router's boundary while live, its cursors otherwise. */
+  currentCursors(): number[] {
+    return this.live ? this.#host.routedEnds() : [...this.cursors]
+  }
+
+  restoreInflight(rows: readonly StoredInflight[]): void {
+    for (const row of rows) this.inflight.set(row.packetId, { ...row, message: undefined })
+  }
+
+  // ---- connection lifecycle ----
+
+  attach(link: SessionLink): void {
+    this.link = link
+    this.disconnectedMs = null
+    this.live = false
+    this.#limitBacklog()
+    // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are sent again, in their original order.
+    for (const [packetId, entry] of this.inflight) {
+      if (entry.state === 'pubrel') {
+        link.sendPubrel(packetId)
+        continue
+      }
+      const message = entry.message ?? this.#readBack(entry)
+      if (message === undefined) {
+        this.#forgetInflight(packetId)
+        continue
+      }
+      entry.message = message
+      this.#send(this.#publishPacket(message, entry.qos, message.retain, [], packetId, true), undefined)
+    }
+    this.schedulePump()
+  }
+
+  detach(nowMs: number): void {
+    this.cursors = this.currentCursors()
+    this.live = false
+    this.link = null
+    this.disconnectedMs = nowMs
+    this.#staged = []
+  }
+
+  // ---- delivery ----
+
+  /** A record just committed and matched by `subs`; delivered now if this session is live and has room. */
+  offerLive(message: OutgoingMessage, subs: readonly Subscription[]): void {
+    if (!this.live || this.link === null) return
+    if (this.#deliver(message, subs) === 'blocked') {
+      // routedEnd of this partition is this record's offset: the pump resumes exactly here.
+      this.cursors = this.#host.routedEnds()
+      this.live = false
+    }
+  }
+
+  /** A message that is not in the session stream (retained copy, $SYS): best effort, never queued. */
+  offerUnlogged(message: OutgoingMessage, subs: readonly Subscription[]): boolean {
+    if (this.link === null) return false
+    return this.#deliver(message, subs) === 'sent'
+  }
+
+  schedulePump(): void {
+    if (this.#pumpScheduled || this.live || this.link === null) return
+    this.#pumpScheduled = true
+    setImmediate(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
+  }
+
+  /** Reads the session stream from the cursors and delivers what matches, until caught up or blocked. */
+  #pump(): void {
+    const host = this.#host
+    let examined = 0
+    while (this.link !== null && !this.live) {
+      if (!this.#canSend()) return
+      const partition = this.#nextBehindPartition()
+      if (partition === undefined) {
+        // Caught up: committed records were all read, and the next commit reaches us through the router.
+        this.live = true
+        return
+      }
+      const from = this.cursors[partition] as number
+      let read
+      try {
+        read = host.store.read(host.sessionStream, partition, BigInt(from), { maxRecords: 256 })
+      } catch (error) {
+        if (hasErrorCode(error, 'CAIRN_OFFSET_OUT_OF_RANGE')) {
+          this.#skipTo(partition, Number(host.store.earliestOffset(host.sessionStream, partition)))
+          continue
+        }
+        throw error
+      }
+      for (const record of read.records) {
+        const offset = Number(record.offset)
+        const message = recordToMessage(record, partition)
+        const subs = message === undefined ? [] : this.#matchOwn(message.topic, partition, offset)
+        if (message !== undefined && subs.length > 0 && this.#deliver(message, subs, true) === 'blocked') {
+          this.cursors[partition] = offset
+          return
+        }
+        this.cursors[partition] = offset + 1
+      }
+      if (read.records.length === 0) this.cursors[partition] = Number(read.nextOffset)
+      examined += read.records.length + 1
+      if (examined >= pumpTurnRecords) {
+        this.schedulePump()
+        return
+      }
+    }
+  }
+
+  #nextBehindPartition(): number | undefined {
+    const ends = this.#host.logEnds()
+    for (let p = 0; p < ends.length; p++) {
+      const cursor = this.cursors[p] ?? 0
+      if (cursor > (ends[p] as number))
+        this.cursors[p] = ends[p] as number // stream recreated under us
+      else if (cursor < (ends[p] as number)) return p
+    }
+    return undefined
+  }
+
+  #matchOwn(topic: string, partition: number, offset: number): Subscription[] {
+    const subs: Subscription[] = []
+    for (const sub of this.subscriptions.values()) {
+      if (sub.shareName !== null) continue
+      if (offset < (sub.fromOffsets[partition] ?? 0)) continue
+      if (topicMatchesFilter(topic, sub.matchFilter)) subs.push(sub)
+    }
+    return subs
+  }
+
+  #canSend(): boolean {
+    const link = this.link
+    return link !== null && !link.congested && this.inflight.size < this.#window()
+  }
+
+  #window(): number {
+    return Math.min(this.#host.options.maxInflightOut, this.link?.clientReceiveMaximum ?? 0)
+  }
+
+  #deliver(message: OutgoingMessage, subs: readonly Subscription[], fromLog = false): 'sent' | 'skipped' | 'blocked' {
+    const link = this.link
+    if (link === null) return 'blocked'
+    let qos: QoS = 0
+    let retainAsPublished = false
+    let matched = 0
+    let replayed = false
+    const subscriptionIds: number[] = []
+    for (const sub of subs) {
+      // [MQTT-3.8.3-3] No Local: not to the connection that published it.
+      if (sub.noLocal && message.meta.c === this.clientId) continue
+      matched++
+      if (sub.qos > qos) qos = sub.qos
+      if (sub.retainAsPublished) retainAsPublished = true
+      if (sub.subscriptionId !== undefined) subscriptionIds.push(sub.subscriptionId)
+      if (fromLog && sub.replay === true) replayed = true
+    }
+    if (matched === 0) return 'skipped'
+    // [MQTT-3.8.4-8] the delivered QoS is the lower of the published and the granted one.
+    if (message.qos < qos) qos = message.qos
+    if (link.congested || (qos > 0 && this.inflight.size >= this.#window())) return 'blocked'
+    const expiry = remainingExpirySec(message, this.#host.clock.now())
+    if (expiry !== undefined && expiry <= 0) return 'skipped' // [MQTT-3.3.2-5]
+    const packetId = qos > 0 ? this.#allocatePacketId() : undefined
+    // [MQTT-3.3.1-12] [MQTT-3.3.1-13] retain flag forwarded only with Retain As Published.
+    const retain = message.offset < 0 ? message.retain : retainAsPublished && message.retain
+    const packet = this.#publishPacket(message, qos, retain, subscriptionIds, packetId, false, expiry)
+    if (replayed && link.protocolVersion === 5) {
+      packet.properties = { ...packet.properties }
+      packet.properties.userProperties = {
+        ...packet.properties.userProperties,
+        [timestampUserProperty]: String(message.timestamp),
+      }
+    }
+    let row: StoredInflight | undefined
+    if (packetId !== undefined) {
+      row = { packetId, partition: message.partition, offset: message.offset, qos, state: 'publish' }
+      this.inflight.set(packetId, { ...row, message })
+    }
+    this.#host.counters.messagesSent++
+    this.#send(packet, message.offset >= 0 ? row : undefined)
+    return 'sent'
+  }
+
+  #publishPacket(
+    message: OutgoingMessage,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIds: readonly number[],
+    packetId: number | undefined,
+    dup: boolean,
+    expiry = remainingExpirySec(message, this.#host.clock.now()),
+  ): IPublishPacket {
+    return messageToPublish(message, {
+      qos,
+      retain,
+      dup,
+      messageId: packetId,
+      subscriptionIds,
+      protocolVersion: this.link?.protocolVersion ?? this.protocolVersion,
+      remainingExpirySec: expiry,
+    })
+  }
+
+  /** Non-persistent sessions send at once; persistent ones first commit the in-flight row and cursor. */
+  #send(packet: IPublishPacket, row: StoredInflight | undefined): void {
+    if (!this.persistent) {
+      this.#sendNow(packet)
+      return
+    }
+    this.#staged.push(packet)
+    if (row !== undefined) this.#stagedRows.push(row)
+    if (this.#stageOpen) return
+    this.#stageOpen = true
+    let packets: IPublishPacket[] = []
+    const host = this.#host
+    host.store.enqueueWrite(
+      () => {
+        this.#stageOpen = false
+        packets = this.#staged
+        const rows = this.#stagedRows
+        this.#staged = []
+        this.#stagedRows = []
+        for (const r of rows) host.sessionStore.addInflight(this.clientId, r)
+        host.sessionStore.saveCursors(this.clientId, this.currentCursors(), this.nextPacketId)
+      },
+      host.durability,
+      (error) => {
+        if (error !== null) {
+          this.link?.fail(0x80, `session state could not be saved: ${error.message}`)
+          return
+        }
+        for (const p of packets) this.#sendNow(p)
+      },
+    )
+  }
+
+  #sendNow(packet: IPublishPacket): void {
+    const link = this.link
+    if (link === null) return // still in flight: resent on the next attach
+    if (!link.sendPublish(packet) && packet.messageId !== undefined) this.#forgetInflight(packet.messageId)
+  }
+
+  #allocatePacketId(): number {
+    // [MQTT-2.2.1-3] a packet id is not reused while its exchange is unfinished.
+    for (let tries = 0; tries < maxPacketId; tries++) {
+      const id = this.nextPacketId
+      this.nextPacketId = id >= maxPacketId ? 1 : id + 1
+      if (!this.inflight.has(id)) return id
+    }
+    throw new Error('no free packet identifier') // unreachable: the window is far below 65535
+  }
+
+  // ---- acknowledgements from the client ----
+
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends an exchange; false if the id was unknown. */
+  completeOutgoing(packetId: number, expected: 'publish' | 'pubrel'): boolean {
+    const entry = this.inflight.get(packetId)
+    if (entry === undefined || entry.state !== expected || (expected === 'publish' && entry.qos !== 1)) return false
+    this.#forgetInflight(packetId)
+    this.schedulePump()
+    return true
+  }
+
+  /** PUBREC: the client has the QoS 2 message; answer PUBREL and remember that we did. */
+  receivedOutgoing(packetId: number): boolean {
+    const entry = this.inflight.get(packetId)
+    if (entry === undefined || entry.qos !== 2) return false
+    entry.state = 'pubrel'
+    entry.message = undefined
+    if (this.persistent) this.#host.writeLater(() => this.#host.sessionStore.markPubrel(this.clientId, packetId))
+    return true
+  }
+
+  /** v5 PUBREC with an error reason: the client refused the message; the exchange is over. */
+  abandonOutgoing(packetId: number): void {
+    if (!this.inflight.has(packetId)) return
+    this.#forgetInflight(packetId)
+    this.schedulePump()
+  }
+
+  #forgetInflight(packetId: number): void {
+    this.inflight.delete(packetId)
+    if (this.persistent) this.#host.writeLater(() => this.#host.sessionStore.removeInflight(this.clientId, packetId))
+  }
+
+  #readBack(entry: StoredInflight): OutgoingMessage | undefined {
+    if (entry.offset < 0) return undefined
+    const host = this.#host
+    try {
+      const read = host.store.read(host.sessionStream, entry.partition, BigInt(entry.offset), { maxRecords: 1 })
+      const record = read.records[0]
+      return record !== undefined && Number(record.offset) === entry.offset
+        ? recordToMessage(record, entry.partition)
+        : undefined
+    } catch {
+      return undefined // deleted by retention while the client was away: nothing left to resend
+    }
+  }
+
+  // ---- backlog limits and replay ----
+
+  #limitBacklog(): void {
+    const ends = this.#host.logEnds()
+    const max = this.#host.options.maxOfflineRecords
+    for (let p = 0; p < ends.length; p++) {
+      const end = ends[p] as number
+      const cursor = this.cursors[p] ?? end
+      if (end - cursor > max) this.#skipTo(p, end - max)
+      else this.cursors[p] = cursor
+    }
+  }
+
+  #skipTo(partition: number, offset: number): void {
+    const from = this.cursors[partition] ?? 0
+    if (offset <= from) return
+    this.skippedRecords += offset - from
+    this.#host.counters.sessionRecordsSkipped += offset - from
+    this.#host.logger.warn(
+      { clientId: this.clientId, partition, from, to: offset },
+      'session resumes past records it can no longer receive (retention or maxOfflineRecords)',
+    )
+    this.cursors[partition] = offset
+  }
+
+  /**
+   * Makes `sub` start at `startOffsets` while every other subscription keeps its place: the session
+   * rewinds, and the pump skips records before each subscription's own start. The seam between
+   * history and live needs no special case: it is where the pump catches up.
+   */
+  replayFrom(sub: Subscription, startOffsets: readonly number[]): void {
+    const current = this.currentCursors()
+    for (const other of this.subscriptions.values()) {
+      if (other === sub) continue
+      other.fromOffsets = current.map((c, p) => Math.max(c, other.fromOffsets[p] ?? 0))
+    }
+    sub.fromOffsets = [...startOffsets]
+    this.cursors = current.map((c, p) => Math.min(c, startOffsets[p] ?? c))
+    this.live = false
+    this.schedulePump()
+  }
+}
+
+export function toStoredSubscription(sub: Subscription): StoredSubscription {
+  const stored: StoredSubscription = {
+    filter: sub.filter,
+    qos: sub.qos,
+    noLocal: sub.noLocal,
+    retainAsPublished: sub.retainAsPublished,
+    retainHandling: sub.retainHandling,
+    fromOffsets: sub.fromOffsets,
+  }
+  if (sub.subscriptionId !== undefined) stored.subscriptionId = sub.subscriptionId
+  if (sub.replay === true) stored.replay = true
+  return stored
+}
