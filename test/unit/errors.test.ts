@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { BrokerError, errorCodes, hasErrorCode, isBrokerError } from '../../src/errors.ts'
+
+describe('errors', () => {
+  it('errors - README lists exactly the error codes', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const section = readme.split('## Error codes')[1]?.split('\n## ')[0] ?? ''
+    const listed = [...section.matchAll(/^\| `(CAIRN_[A-Z_]+)` \|/gm)].map((m) => m[1])
+    expect(listed).toEqual([...errorCodes])
+  })
+
+  it('errors - classification survives a foreign copy of the class (brand, not identity)', () => {
+    const error = new BrokerError('CAIRN_STORAGE_FULL', 'disk full')
+    const lookalike = Object.assign(new Error('x'), { [Symbol.for('cairn.error')]: true, code: 'CAIRN_STORAGE_FULL' })
+    expect(isBrokerError(error)).toBe(true)
+    expect(error.retriable).toBe(true)
+    expect(isBrokerError(lookalike)).toBe(true)
+    expect(lookalike instanceof BrokerError).toBe(true)
+    expect(hasErrorCode(error, 'CAIRN_STORAGE_FULL')).toBe(true)
+    expect(isBrokerError(new Error('plain'))).toBe(false)
+  })
+
+  it('errors - the cause is kept', () => {
+    const cause = new Error('SQLITE_FULL')
+    expect(new BrokerError('CAIRN_STORAGE_FULL', 'append', { cause }).cause).toBe(cause)
+  })
+})
