@@ -7,7 +7,13 @@ import { systemClock, type Clock } from '../util/clock.ts'
 import { Checkpointer, type CheckpointPolicy } from './checkpointer.ts'
 import { Maintenance, type MaintenancePolicy } from './maintenance.ts'
 import { openDatabase, type SqliteDatabase } from './open-database.ts'
-import { PartitionLog, type EncodedRecord, type PartitionRow, type SegmentTuning } from './partition-log.ts'
+import {
+  PartitionLog,
+  type EncodedRecord,
+  type PartitionRow,
+  type SegmentStart,
+  type SegmentTuning,
+} from './partition-log.ts'
 import { encodeHeaders, encodeMeta } from './record-codec.ts'
 import { createKeyIndex, createRecordTable, migrate, recordTableName } from './schema.ts'
 import { storageError } from './storage-error.ts'
@@ -78,7 +84,7 @@ export interface CommittedBatch {
 export type AppendWatcher = (batch: CommittedBatch) => void
 
 const databaseFileName = 'cairn.db'
-const defaultSegment: SegmentTuning = { segmentRecords: 1024, segmentBytes: 1024 * 1024 }
+const defaultSegment: SegmentTuning = { segmentRecords: 1024, segmentBytes: 1024 * 1024, segmentMs: 3_600_000 }
 
 /**
  * The durable, partitioned log. Appends that arrive during one turn of the event loop are committed
@@ -256,7 +262,7 @@ export class LogStore {
     return this.#describe(entry)
   }
 
-  /** Deletes a stream and all its records. Pending appends to it fail with CAIRN_STREAM_NOT_FOUND. */
+  /** Deletes a stream and all its records; appends already accepted for it are committed first, then dropped with it. */
   deleteStream(name: string): void {
     this.#assertOpen()
     const entry = this.#stream(name)
@@ -268,7 +274,10 @@ export class LogStore {
       this.#db.prepare('DELETE FROM stream WHERE stream_id = ?').run(entry.id)
     })
     this.#streams.delete(name)
-    for (const p of entry.partitions) this.#holds.delete(p)
+    for (const p of entry.partitions) {
+      p.dropped = true
+      this.#holds.delete(p)
+    }
     this.#logger.info({ stream: name }, 'stream deleted')
     this.#streamsChanged()
   }
@@ -364,10 +373,9 @@ export class LogStore {
     this.#pending = []
     this.#pendingWrites = []
     this.#pendingRecords = 0
-    const touched = new Map<PartitionLog, { row: PartitionRow; segmentOffset: number; segmentBytes: number }>()
+    const touched = new Map<PartitionLog, { row: PartitionRow; segment: SegmentStart }>()
     for (const { partition: p } of batch) {
-      if (!touched.has(p))
-        touched.set(p, { row: p.snapshot(), segmentOffset: p.lastSegmentOffset, segmentBytes: p.lastSegmentBytes })
+      if (!touched.has(p)) touched.set(p, { row: p.snapshot(), segment: p.segment })
     }
     const writeErrors: Array<BrokerError | null> = []
     let appended = 0
@@ -388,7 +396,7 @@ export class LogStore {
         for (const w of writes) writeErrors.push(this.#runInSavepoint(w.work))
       })()
     } catch (cause) {
-      for (const [p, saved] of touched) p.restore(saved.row, saved.segmentOffset, saved.segmentBytes)
+      for (const [p, saved] of touched) p.restore(saved.row, saved.segment)
       // Later appends were queued after these offsets were handed out: they cannot commit either.
       const error = storageError(cause, `group commit of ${batch.length} append(s) and ${writes.length} write(s)`)
       this.#logger.error({ err: error, appends: batch.length, writes: writes.length }, 'group commit failed; refused')
@@ -427,15 +435,15 @@ export class LogStore {
 
   #notifyWatchers(batch: readonly PendingAppend[]): void {
     for (const b of batch) {
-      const stream = this.#streamNameOf(b.partition)
-      const watchers = stream === undefined ? undefined : this.#watchers.get(stream)
-      if (watchers === undefined || stream === undefined) continue
+      const stream = b.partition.streamName
+      const watchers = this.#watchers.get(stream)
+      if (watchers === undefined) continue
       const records = b.records.map((r, i): LogRecord => ({
         offset: BigInt(b.baseOffset + i),
         timestamp: r.timestamp,
         key: r.key,
         value: r.value,
-        headers: b.inputs[i]?.headers ? [...(b.inputs[i]?.headers ?? [])] : [],
+        headers: [...(b.inputs[i]?.headers ?? [])],
         meta: b.inputs[i]?.meta,
       }))
       const event: CommittedBatch = {
@@ -453,11 +461,6 @@ export class LogStore {
         }
       }
     }
-  }
-
-  #streamNameOf(p: PartitionLog): string | undefined {
-    for (const s of this.#streams.values()) if (s.id === p.streamId) return s.name
-    return undefined
   }
 
   #wakeFlushWaiters(): void {
@@ -556,11 +559,13 @@ export class LogStore {
    * Holds live in memory; holders re-declare them at start from their own durable cursors.
    */
   setRetentionHold(holder: string, stream: string, partition: number, offset: bigint | null): void {
+    this.#assertOpen()
     const p = this.#partition(stream, partition)
     let holds = this.#holds.get(p)
     if (offset === null) {
       holds?.delete(holder)
       if (holds?.size === 0) this.#holds.delete(p)
+      this.#maintenance.holdReleased()
       return
     }
     if (holds === undefined) this.#holds.set(p, (holds = new Map<string, number>()))
@@ -595,6 +600,7 @@ export class LogStore {
   }
 
   stats(): StoreStats {
+    this.#assertOpen()
     const pageSize = this.#db.pragma('page_size', { simple: true }) as number
     const pages = this.#db.pragma('page_count', { simple: true }) as number
     const free = this.#db.pragma('freelist_count', { simple: true }) as number
@@ -650,7 +656,7 @@ export class LogStore {
       const entry: StreamEntry = { id: s.stream_id, name: s.name, config, createdMs: s.created_ms, partitions: [] }
       for (const row of partitionRows.all(s.stream_id) as Array<PartitionRow & { partition: number }>) {
         this.#verifyPartition(s.name, s.stream_id, row)
-        entry.partitions.push(new PartitionLog(this.#db, s.stream_id, row.partition, config, row))
+        entry.partitions.push(new PartitionLog(this.#db, s.name, s.stream_id, row.partition, config, row))
       }
       this.#streams.set(s.name, entry)
     }
@@ -690,7 +696,7 @@ export class LogStore {
         appended_bytes: 0,
         max_timestamp: -1,
       }
-      entry.partitions.push(new PartitionLog(this.#db, entry.id, partition, entry.config, row))
+      entry.partitions.push(new PartitionLog(this.#db, entry.name, entry.id, partition, entry.config, row))
     }
   }
 

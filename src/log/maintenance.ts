@@ -84,6 +84,11 @@ export class Maintenance {
     if (this.#running === undefined && this.#deps.usedBytes() > maxDiskBytes) this.#schedule(0)
   }
 
+  /** Intake refused for the budget may reopen as soon as a hold moves: check now, not at the next interval. */
+  holdReleased(): void {
+    if (this.#budgetExhausted && this.#running === undefined) this.#schedule(0)
+  }
+
   noteAppendFailure(error: BrokerError): void {
     // A full disk may be relieved by retention: run a pass now rather than at the next interval.
     if (error.code === ('CAIRN_STORAGE_FULL' satisfies ErrorCode)) this.#schedule(0)
@@ -130,11 +135,11 @@ export class Maintenance {
   async #pass(): Promise<void> {
     this.#sliceStart = performance.now()
     for (const p of this.#deps.partitions()) {
-      while (!this.#stopped && this.#retentionStep(p)) await this.#yieldIfSliceUsed()
+      while (!this.#stopped && !p.dropped && this.#retentionStep(p)) await this.#yieldIfSliceUsed()
     }
     await this.#enforceBudget()
     for (const p of this.#deps.partitions()) {
-      if (p.config.cleanupPolicy === 'compact' && this.#compactionDue(p)) await this.#compact(p)
+      if (!p.dropped && p.config.cleanupPolicy === 'compact' && this.#compactionDue(p)) await this.#compact(p)
     }
     while (!this.#stopped && this.#vacuumStep()) await this.#yieldIfSliceUsed()
   }
@@ -217,7 +222,7 @@ export class Maintenance {
     this.#lastCompactionMs.set(p, now)
     const tombstoneCutoff = now - p.config.deleteRetentionMs
     let from = p.logStartOffset
-    while (!this.#stopped) {
+    while (!this.#stopped && !p.dropped) {
       const to = Math.min(from + this.#policy.stepRecords, this.#deps.holdFor(p), p.logEndOffset)
       if (to <= from) break
       const deleted = this.#inTransaction(`compaction of ${p.table}`, () => {

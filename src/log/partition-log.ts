@@ -27,8 +27,17 @@ export interface PartitionRow {
 export interface SegmentTuning {
   /** A segment_index entry is written at the first batch boundary past this many records... */
   segmentRecords: number
-  /** ...or past this many bytes, whichever comes first. */
+  /** ...or past this many bytes... */
   segmentBytes: number
+  /** ...or once the segment is this old, so that time retention of a slow stream is not held back by a segment that never fills. */
+  segmentMs: number
+}
+
+/** Where the current (last) segment started: restored together with the committed state after a failed commit. */
+export interface SegmentStart {
+  offset: number
+  bytes: number
+  timestamp: number
 }
 
 type RecordRow = [number, number, Uint8Array | null, Uint8Array | null, Uint8Array | null, Uint8Array | null]
@@ -45,6 +54,7 @@ const recordBytesSql =
  * offsets are never reused (logEnd only grows, and is persisted even when every record is deleted).
  */
 export class PartitionLog {
+  readonly streamName: string
   readonly streamId: number
   readonly partition: number
   readonly table: string
@@ -57,11 +67,12 @@ export class PartitionLog {
   liveBytes: number
   appendedBytes: number
   maxTimestamp: number
-  lastSegmentOffset: number
-  lastSegmentBytes: number
+  segment: SegmentStart
 
   /** Next offset to assign; runs ahead of logEndOffset while a group commit is pending. */
   nextOffset: number
+  /** Set when its stream is deleted, so a maintenance pass that captured it leaves it alone. */
+  dropped = false
   /** Dirty since the last compaction pass (compacted streams only). */
   compactionDirty = true
 
@@ -79,8 +90,16 @@ export class PartitionLog {
   readonly #firstTimestamp: Database.Statement
   #compactWindow: Database.Statement | undefined
 
-  constructor(db: SqliteDatabase, streamId: number, partition: number, config: StreamConfig, row: PartitionRow) {
+  constructor(
+    db: SqliteDatabase,
+    streamName: string,
+    streamId: number,
+    partition: number,
+    config: StreamConfig,
+    row: PartitionRow,
+  ) {
     this.#db = db
+    this.streamName = streamName
     this.streamId = streamId
     this.partition = partition
     this.table = recordTableName(streamId, partition)
@@ -123,20 +142,29 @@ export class PartitionLog {
     const lastSegment = db
       .prepare(`SELECT base_offset, bytes_before ${seg} ORDER BY base_offset DESC LIMIT 1`)
       .get(streamId, partition) as { base_offset: number; bytes_before: number } | undefined
-    this.lastSegmentOffset = lastSegment?.base_offset ?? -1
-    this.lastSegmentBytes = lastSegment?.bytes_before ?? 0
+    const segmentOffset = lastSegment?.base_offset ?? -1
+    const segmentTs = db
+      .prepare(`SELECT ts FROM ${t} WHERE offset >= ? ORDER BY offset LIMIT 1`)
+      .pluck()
+      .get(segmentOffset) as number | undefined
+    this.segment = {
+      offset: segmentOffset,
+      bytes: lastSegment?.bytes_before ?? 0,
+      timestamp: segmentTs ?? this.maxTimestamp,
+    }
   }
 
   /** Inserts records at consecutive offsets from `baseOffset`; the caller holds the transaction. */
   insertBatch(baseOffset: number, records: readonly EncodedRecord[], tuning: SegmentTuning): void {
+    const firstTimestamp = (records[0] as EncodedRecord).timestamp
     if (
-      this.lastSegmentOffset < 0 ||
-      baseOffset - this.lastSegmentOffset >= tuning.segmentRecords ||
-      this.appendedBytes - this.lastSegmentBytes >= tuning.segmentBytes
+      this.segment.offset < 0 ||
+      baseOffset - this.segment.offset >= tuning.segmentRecords ||
+      this.appendedBytes - this.segment.bytes >= tuning.segmentBytes ||
+      firstTimestamp - this.segment.timestamp >= tuning.segmentMs
     ) {
       this.#insertSegment.run(this.streamId, this.partition, baseOffset, this.maxTimestamp, this.appendedBytes)
-      this.lastSegmentOffset = baseOffset
-      this.lastSegmentBytes = this.appendedBytes
+      this.segment = { offset: baseOffset, bytes: this.appendedBytes, timestamp: firstTimestamp }
     }
     let offset = baseOffset
     let bytes = 0
@@ -180,15 +208,14 @@ export class PartitionLog {
   }
 
   /** Puts back the state of a snapshot after a transaction rolled back. */
-  restore(row: PartitionRow, lastSegmentOffset: number, lastSegmentBytes: number): void {
+  restore(row: PartitionRow, segment: SegmentStart): void {
     this.logStartOffset = row.log_start_offset
     this.logEndOffset = row.log_end_offset
     this.recordCount = row.record_count
     this.liveBytes = row.live_bytes
     this.appendedBytes = row.appended_bytes
     this.maxTimestamp = row.max_timestamp
-    this.lastSegmentOffset = lastSegmentOffset
-    this.lastSegmentBytes = lastSegmentBytes
+    this.segment = segment
     this.nextOffset = row.log_end_offset
   }
 
