@@ -103,6 +103,13 @@ export class LogStore {
   readonly #holds = new Map<PartitionLog, Map<string, number>>()
   readonly #checkpointer: Checkpointer
   readonly #maintenance: Maintenance
+  /** Built once: better-sqlite3 wraps a transaction function in four closures each time one is made. */
+  readonly #commitTransaction: (
+    batch: readonly PendingAppend[],
+    partitions: Iterable<PartitionLog>,
+    writes: readonly PendingWrite[],
+    writeErrors: Array<BrokerError | null>,
+  ) => number
   #pending: PendingAppend[] = []
   #pendingWrites: PendingWrite[] = []
   readonly #watchers = new Map<string, Set<AppendWatcher>>()
@@ -121,6 +128,25 @@ export class LogStore {
     this.#clock = options.clock ?? systemClock
     this.#segment = { ...defaultSegment, ...options.segment }
     this.#maxRecordsPerCommit = options.maxRecordsPerCommit ?? 16_384
+    this.#commitTransaction = db.transaction(
+      (
+        batch: readonly PendingAppend[],
+        partitions: Iterable<PartitionLog>,
+        writes: readonly PendingWrite[],
+        writeErrors: Array<BrokerError | null>,
+      ): number => {
+        let appended = 0
+        for (const b of batch) {
+          if (b.baseOffset !== b.partition.logEndOffset)
+            throw new Error(`offset gap at ${b.partition.table}: ${b.baseOffset}`)
+          b.partition.insertBatch(b.baseOffset, b.records, this.#segment)
+          appended += b.records.length
+        }
+        for (const p of partitions) p.saveState()
+        for (const w of writes) writeErrors.push(this.#runInSavepoint(w.work))
+        return appended
+      },
+    )
     this.#loadCatalog()
     this.#checkpointer = new Checkpointer(db, file, this.#clock, this.#logger, options.checkpoint)
     this.#maintenance = new Maintenance({
@@ -378,23 +404,12 @@ export class LogStore {
       if (!touched.has(p)) touched.set(p, { row: p.snapshot(), segment: p.segment })
     }
     const writeErrors: Array<BrokerError | null> = []
-    let appended = 0
-    let appendedBytes = 0
+    let appended: number
     try {
       const fsync =
         batch.some((b) => b.partition.config.durability === 'fsync') || writes.some((w) => w.durability === 'fsync')
       this.#setSynchronous(fsync ? 'FULL' : 'NORMAL')
-      this.#db.transaction(() => {
-        for (const b of batch) {
-          if (b.baseOffset !== b.partition.logEndOffset)
-            throw new Error(`offset gap at ${b.partition.table}: ${b.baseOffset}`)
-          b.partition.insertBatch(b.baseOffset, b.records, this.#segment)
-          appended += b.records.length
-          for (const r of b.records) appendedBytes += r.bytes
-        }
-        for (const p of touched.keys()) p.saveState()
-        for (const w of writes) writeErrors.push(this.#runInSavepoint(w.work))
-      })()
+      appended = this.#commitTransaction(batch, touched.keys(), writes, writeErrors)
     } catch (cause) {
       for (const [p, saved] of touched) p.restore(saved.row, saved.segment)
       // Later appends were queued after these offsets were handed out: they cannot commit either.
@@ -408,7 +423,11 @@ export class LogStore {
     }
     this.#stats.commits++
     this.#stats.appendedRecords += appended
-    for (const p of touched.keys()) p.compactionDirty = true
+    let appendedBytes = 0
+    for (const [p, saved] of touched) {
+      p.compactionDirty = true
+      appendedBytes += p.appendedBytes - saved.row.appended_bytes
+    }
     this.#checkpointer.noteCommit(appendedBytes)
     this.#maintenance.noteCommit(appendedBytes)
     writes.forEach((w, i) => w.callback(writeErrors[i] ?? null))

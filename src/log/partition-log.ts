@@ -154,31 +154,35 @@ export class PartitionLog {
     }
   }
 
-  /** Inserts records at consecutive offsets from `baseOffset`; the caller holds the transaction. */
+  /**
+   * Inserts records at consecutive offsets from `baseOffset`; the caller holds the transaction.
+   * Segment entries are cut at any record, not only at batch boundaries, so a lookup inside a large
+   * batch scans at most one segment.
+   */
   insertBatch(baseOffset: number, records: readonly EncodedRecord[], tuning: SegmentTuning): void {
-    const firstTimestamp = (records[0] as EncodedRecord).timestamp
-    if (
-      this.segment.offset < 0 ||
-      baseOffset - this.segment.offset >= tuning.segmentRecords ||
-      this.appendedBytes - this.segment.bytes >= tuning.segmentBytes ||
-      firstTimestamp - this.segment.timestamp >= tuning.segmentMs
-    ) {
-      this.#insertSegment.run(this.streamId, this.partition, baseOffset, this.maxTimestamp, this.appendedBytes)
-      this.segment = { offset: baseOffset, bytes: this.appendedBytes, timestamp: firstTimestamp }
-    }
     let offset = baseOffset
-    let bytes = 0
+    let appended = this.appendedBytes
     let maxTimestamp = this.maxTimestamp
     for (const r of records) {
+      const segment = this.segment
+      if (
+        segment.offset < 0 ||
+        offset - segment.offset >= tuning.segmentRecords ||
+        appended - segment.bytes >= tuning.segmentBytes ||
+        r.timestamp - segment.timestamp >= tuning.segmentMs
+      ) {
+        this.#insertSegment.run(this.streamId, this.partition, offset, maxTimestamp, appended)
+        this.segment = { offset, bytes: appended, timestamp: r.timestamp }
+      }
       this.#insert.run(offset, r.timestamp, r.key, r.value, r.headers, r.meta)
       offset++
-      bytes += r.bytes
+      appended += r.bytes
       if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
     }
     this.logEndOffset = offset
     this.recordCount += records.length
-    this.liveBytes += bytes
-    this.appendedBytes += bytes
+    this.liveBytes += appended - this.appendedBytes
+    this.appendedBytes = appended
     this.maxTimestamp = maxTimestamp
   }
 
