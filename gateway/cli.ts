@@ -36,7 +36,7 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`cairn: ${err.message}\n`)
         return 2
       }
-      return await serve(config.options, config.warnings)
+      return await serve(config)
     }
   }
 }

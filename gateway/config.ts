@@ -5,17 +5,22 @@
 // here too and reports every problem at once, each naming its dotted path, because a gateway is usually
 // configured remotely and one round trip per typo is expensive.
 
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { createSecureContext } from 'node:tls'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import YAML from 'yaml'
 import { ConfigError, ConfigErrors } from '../src/errors.ts'
 import { defaultStreamConfig, maxPartitions, validateStreamName } from '../src/log/stream-config.ts'
 import { cleanupPolicies, durabilities, type StreamConfig } from '../src/log/types.ts'
+import { defaultMqttOptions, type MqttOptions } from '../src/mqtt/options.ts'
+import { maxTopicBytes, parseSharedSubscription, validateTopicFilter } from '../src/topics/topics.ts'
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 export type LogLevel = (typeof logLevels)[number]
 
-export const listenerNames = ['mqtt', 'native', 'http'] as const
+/** MQTT over TCP, over TLS and over WebSocket; the native protocol; the HTTP API. */
+export const listenerNames = ['mqtt', 'mqttTls', 'mqttWs', 'native', 'http'] as const
 export type ListenerName = (typeof listenerNames)[number]
 
 export interface ListenAddress {
@@ -25,21 +30,39 @@ export interface ListenAddress {
   port: number
 }
 
+export const tlsVersions = ['TLSv1.2', 'TLSv1.3'] as const
+export type TlsVersion = (typeof tlsVersions)[number]
+
+export interface TlsOptions {
+  /** PEM certificate (chain) the TLS listeners present; required once one is on. */
+  certFile: string | null
+  /** PEM private key of that certificate, unencrypted. */
+  keyFile: string | null
+  /** Extra PEM CA certificates sent to complete the chain; null: none. */
+  caFile: string | null
+  minVersion: TlsVersion
+}
+
 export type StreamDeclaration = Pick<
   StreamConfig,
-  'partitions' | 'retentionMs' | 'retentionBytes' | 'cleanupPolicy' | 'durability'
+  'partitions' | 'retentionMs' | 'retentionBytes' | 'cleanupPolicy' | 'durability' | 'subjects'
 >
 
 export interface GatewayOptions {
   /** Relative paths resolve against the working directory, whichever source set them. */
   dataDir: string
   logLevel: LogLevel
-  listeners: Record<ListenerName, ListenAddress>
+  /** null: the listener is off. */
+  listeners: Record<ListenerName, ListenAddress | null>
+  /** Relative paths resolve against the working directory, as for dataDir. */
+  tls: TlsOptions
+  /** The MQTT front end's limits and behaviour, shared by its three listeners. */
+  mqtt: MqttOptions
   storage: {
     /** The log store's disk budget; null means none (retention settings alone bound the data). */
     maxDiskBytes: number | null
   }
-  /** Streams created at start when missing; existing streams keep their stored settings. */
+  /** Streams created at start when missing; existing streams keep their stored settings except subjects. */
   streams: Record<string, StreamDeclaration>
 }
 
@@ -50,6 +73,7 @@ export const streamDefaults: StreamDeclaration = {
   retentionBytes: defaultStreamConfig.retentionBytes,
   cleanupPolicy: defaultStreamConfig.cleanupPolicy,
   durability: defaultStreamConfig.durability,
+  subjects: [...defaultStreamConfig.subjects],
 }
 
 export const defaults: GatewayOptions = {
@@ -57,12 +81,17 @@ export const defaults: GatewayOptions = {
   logLevel: 'info',
   listeners: {
     mqtt: { host: null, port: 1883 },
+    mqttTls: null,
+    mqttWs: null,
     native: { host: null, port: 7883 },
     http: { host: null, port: 8080 },
   },
+  tls: { certFile: null, keyFile: null, caFile: null, minVersion: 'TLSv1.2' },
+  mqtt: { ...defaultMqttOptions },
   storage: { maxDiskBytes: null },
-  // The MQTT front end appends into `mqtt` unless a subject routes elsewhere, so it always exists.
-  streams: { mqtt: { ...streamDefaults } },
+  // The MQTT front end's session stream: it takes every publish (subject `#`), so that persistent sessions
+  // find what they missed and replay can read it.
+  streams: { mqtt: { ...streamDefaults, subjects: ['#'] } },
 }
 
 /** Command-line flags that feed the configuration (strings as typed; validated with everything else). */
@@ -71,9 +100,16 @@ export interface Flags {
   dataDir?: string
   logLevel?: string
   mqtt?: string
+  mqttTls?: string
+  mqttWs?: string
   native?: string
   http?: string
+  tlsCert?: string
+  tlsKey?: string
+  tlsCa?: string
 }
+
+type StringSetting = Exclude<keyof Flags, 'config'>
 
 export const commands = ['serve', 'version', 'help'] as const
 export type Command = (typeof commands)[number]
@@ -96,30 +132,64 @@ const envVars = {
   CAIRN_DATA_DIR: 'dataDir',
   CAIRN_LOG_LEVEL: 'logLevel',
   CAIRN_MQTT: 'mqtt',
+  CAIRN_MQTT_TLS: 'mqttTls',
+  CAIRN_MQTT_WS: 'mqttWs',
   CAIRN_NATIVE: 'native',
   CAIRN_HTTP: 'http',
-} as const satisfies Record<string, keyof Flags>
+  CAIRN_TLS_CERT: 'tlsCert',
+  CAIRN_TLS_KEY: 'tlsKey',
+  CAIRN_TLS_CA: 'tlsCa',
+} as const satisfies Record<string, StringSetting>
 
-const portOf = (a: ListenAddress) => (a.host === null ? String(a.port) : formatAddress(a))
+const flagNames = {
+  dataDir: '--data-dir',
+  logLevel: '--log-level',
+  mqtt: '--mqtt',
+  mqttTls: '--mqtt-tls',
+  mqttWs: '--mqtt-ws',
+  native: '--native',
+  http: '--http',
+  tlsCert: '--tls-cert',
+  tlsKey: '--tls-key',
+  tlsCa: '--tls-ca',
+} as const satisfies Record<StringSetting, string>
+
+const envOf = (setting: StringSetting): string => Object.entries(envVars).find(([, key]) => key === setting)?.[0] ?? ''
+
+const addressOf = (a: ListenAddress | null) => {
+  if (a === null) return 'off'
+  return a.host === null ? String(a.port) : formatAddress(a)
+}
 
 // Defaults are read from `defaults`, so the help cannot drift from what the resolver does.
+const settingHelp: Record<StringSetting, [argument: string, text: string]> = {
+  dataDir: ['DIR', `log store directory (default ${defaults.dataDir})`],
+  mqtt: ['[HOST:]PORT', `MQTT over TCP listener (default ${addressOf(defaults.listeners.mqtt)})`],
+  mqttTls: ['[HOST:]PORT', `MQTT over TLS listener (default ${addressOf(defaults.listeners.mqttTls)})`],
+  mqttWs: ['[HOST:]PORT', `MQTT over WebSocket listener, path /mqtt (default ${addressOf(defaults.listeners.mqttWs)})`],
+  native: ['[HOST:]PORT', `native protocol listener (default ${addressOf(defaults.listeners.native)})`],
+  http: ['[HOST:]PORT', `HTTP listener (default ${addressOf(defaults.listeners.http)})`],
+  tlsCert: ['FILE', 'PEM certificate for the TLS listeners'],
+  tlsKey: ['FILE', 'PEM private key for the TLS listeners'],
+  tlsCa: ['FILE', 'PEM CA certificates sent with the certificate'],
+  logLevel: ['LEVEL', `${logLevels.join('|')} (default ${defaults.logLevel})`],
+}
+
 const optionRows: [string, string, string][] = [
   ['-c, --config FILE', 'YAML (or JSON) config file; see gateway/cairn.example.yaml', ''],
-  ['    --data-dir DIR', `log store directory (default ${defaults.dataDir})`, 'CAIRN_DATA_DIR'],
-  ['    --mqtt [HOST:]PORT', `MQTT listener (default ${portOf(defaults.listeners.mqtt)})`, 'CAIRN_MQTT'],
-  [
-    '    --native [HOST:]PORT',
-    `native protocol listener (default ${portOf(defaults.listeners.native)})`,
-    'CAIRN_NATIVE',
-  ],
-  ['    --http [HOST:]PORT', `HTTP listener (default ${portOf(defaults.listeners.http)})`, 'CAIRN_HTTP'],
-  ['    --log-level LEVEL', `${logLevels.join('|')} (default ${defaults.logLevel})`, 'CAIRN_LOG_LEVEL'],
+  ...(Object.entries(settingHelp) as [StringSetting, [string, string]][]).map(
+    ([setting, [argument, text]]): [string, string, string] => [
+      `    ${flagNames[setting]} ${argument}`,
+      text,
+      envOf(setting),
+    ],
+  ),
   ['-h, --help', 'print this help', ''],
   ['-v, --version', 'print the version', ''],
 ]
 
 function formatOptionRow([flag, text, env]: [string, string, string]): string {
-  return `  ${flag.padEnd(26)}${env === '' ? text : `${text.padEnd(58)}env ${env}`}`
+  return `  ${flag.padEnd(28)}${env === '' ? text : `${text.padEnd(62)}env ${env}`}`
 }
 
 export const usage = `Usage: cairn <command> [options]
@@ -132,28 +202,22 @@ Commands:
 Options (precedence: defaults < config file < environment < flags):
 ${optionRows.map(formatOptionRow).join('\n')}
 
+A listener given as "off" is not served. Every other setting is in the config file.
 Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad usage or configuration.
 `
+
+const parseArgsOptions: NonNullable<ParseArgsConfig['options']> = {
+  config: { type: 'string', short: 'c' },
+  ...Object.fromEntries(Object.values(flagNames).map((flag) => [flag.slice(2), { type: 'string' as const }])),
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+}
 
 /** Parses argv (without the node and script paths). Throws UsageError. */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
   let parsed
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'data-dir': { type: 'string' },
-        'log-level': { type: 'string' },
-        mqtt: { type: 'string' },
-        native: { type: 'string' },
-        http: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    })
+    parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: parseArgsOptions })
   } catch (err) {
     // parseArgs' own messages name the flag ("Unknown option '--bogus'"); keep them, minus the advice about
     // positionals that start with '-', which cairn never takes.
@@ -162,12 +226,11 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   const { values, positionals } = parsed
   const flags: Flags = {}
-  if (values.config !== undefined) flags.config = values.config
-  if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir']
-  if (values['log-level'] !== undefined) flags.logLevel = values['log-level']
-  if (values.mqtt !== undefined) flags.mqtt = values.mqtt
-  if (values.native !== undefined) flags.native = values.native
-  if (values.http !== undefined) flags.http = values.http
+  if (typeof values.config === 'string') flags.config = values.config
+  for (const [setting, flag] of Object.entries(flagNames) as [StringSetting, string][]) {
+    const value = values[flag.slice(2)]
+    if (typeof value === 'string') flags[setting] = value
+  }
 
   if (values.help === true) return { command: 'help', flags }
   if (values.version === true) return { command: 'version', flags }
@@ -191,8 +254,25 @@ export interface ResolvedConfig {
   warnings: string[]
 }
 
-/** Reads the config file named by the flags and process.env, then resolves. Throws ConfigErrors. */
-export function loadConfig(flags: Flags): ResolvedConfig {
+/** What the TLS listeners serve: the files of `tls`, read and checked. */
+export interface TlsMaterial {
+  cert: Buffer
+  key: Buffer
+  ca?: Buffer
+  minVersion: TlsVersion
+}
+
+export interface LoadedConfig extends ResolvedConfig {
+  /** Read when a TLS listener is on; null otherwise. */
+  tls: TlsMaterial | null
+}
+
+/**
+ * Reads the config file named by the flags and process.env, resolves, then reads the TLS files if a TLS
+ * listener is on (so an unreadable certificate is a configuration error, found before anything starts).
+ * Throws ConfigErrors.
+ */
+export function loadConfig(flags: Flags): LoadedConfig {
   const sources: ConfigSources = { env: process.env, flags }
   if (flags.config !== undefined) {
     let text
@@ -204,7 +284,71 @@ export function loadConfig(flags: Flags): ResolvedConfig {
     }
     sources.file = { name: flags.config, text }
   }
-  return resolveConfig(sources)
+  const resolved = resolveConfig(sources)
+  const tls = resolved.options.listeners.mqttTls === null ? null : readTlsMaterial(resolved.options.tls)
+  return { ...resolved, tls }
+}
+
+/**
+ * Reads and checks the certificate, key and CA files; every problem names its field. `readFile` is
+ * injectable for tests. Throws ConfigErrors.
+ */
+export function readTlsMaterial(
+  tls: TlsOptions,
+  readFile: (path: string) => Buffer = (path) => readFileSync(path),
+): TlsMaterial {
+  const problems = new Problems()
+  const read = (field: 'certFile' | 'keyFile' | 'caFile', check: (pem: Buffer) => void): Buffer | undefined => {
+    const path = tls[field]
+    if (path === null) {
+      problems.add(`tls.${field}`, path, 'required when a TLS listener is on')
+      return undefined
+    }
+    let pem
+    try {
+      pem = readFile(path)
+    } catch (err) {
+      problems.add(`tls.${field}`, path, `cannot read the file: ${err instanceof Error ? err.message : String(err)}`)
+      return undefined
+    }
+    try {
+      check(pem)
+    } catch (err) {
+      problems.add(`tls.${field}`, path, err instanceof Error ? err.message : String(err))
+      return undefined
+    }
+    return pem
+  }
+  const asCertificate = (what: string) => (pem: Buffer) => {
+    try {
+      new X509Certificate(pem)
+    } catch (err) {
+      throw new Error(`not a PEM ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+  const cert = read('certFile', asCertificate('certificate'))
+  const key = read('keyFile', (pem) => {
+    try {
+      createPrivateKey(pem)
+    } catch (err) {
+      throw new Error(`not an unencrypted PEM private key: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      })
+    }
+  })
+  const ca = tls.caFile === null ? undefined : read('caFile', asCertificate('CA certificate'))
+  problems.throwIfAny()
+  const material: TlsMaterial = { cert: cert as Buffer, key: key as Buffer, minVersion: tls.minVersion }
+  if (ca !== undefined) material.ca = ca
+  try {
+    createSecureContext(material)
+  } catch (err) {
+    // Each file parsed on its own, so what is left is that they do not belong together.
+    const reason = err instanceof Error ? err.message : String(err)
+    problems.add('tls.keyFile', tls.keyFile, `does not fit the certificate in tls.certFile: ${reason}`)
+  }
+  problems.throwIfAny()
+  return material
 }
 
 /** Pure: layers defaults, file, environment and flags, validating all of them. Throws ConfigErrors. */
@@ -224,12 +368,27 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
       const address = layer.listeners[name]
       if (address !== undefined) options.listeners[name] = address
     }
+    Object.assign(options.tls, layer.tls)
+    Object.assign(options.mqtt, layer.mqtt)
     if (layer.storage.maxDiskBytes !== undefined) options.storage.maxDiskBytes = layer.storage.maxDiskBytes
     for (const [name, declared] of Object.entries(layer.streams)) {
-      options.streams[name] = { ...streamDefaults, ...options.streams[name], ...declared }
+      const merged = { ...streamDefaults, ...options.streams[name], ...declared }
+      options.streams[name] = { ...merged, subjects: [...merged.subjects] }
     }
   }
   checkListenerClashes(options, problems)
+  if (options.listeners.mqttTls !== null) {
+    for (const field of ['certFile', 'keyFile'] as const) {
+      if (options.tls[field] === null) problems.add(`tls.${field}`, null, 'required when listeners.mqttTls is on')
+    }
+  }
+  const session = options.streams[options.mqtt.sessionStream]
+  if (session?.subjects.length === 0) {
+    warnings.push(
+      `stream "${options.mqtt.sessionStream}" is the MQTT session stream (mqtt.sessionStream) but has no subjects: ` +
+        'publishes are not logged there, so persistent sessions miss what is published while they are away',
+    )
+  }
   problems.throwIfAny()
   return { options, warnings }
 }
@@ -238,12 +397,14 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
 interface Layer {
   dataDir?: string
   logLevel?: LogLevel
-  listeners: Partial<Record<ListenerName, ListenAddress>>
+  listeners: Partial<Record<ListenerName, ListenAddress | null>>
+  tls: Partial<TlsOptions>
+  mqtt: Partial<MqttOptions>
   storage: { maxDiskBytes?: number | null }
   streams: Record<string, Partial<StreamDeclaration>>
 }
 
-const emptyLayer = (): Layer => ({ listeners: {}, storage: {}, streams: {} })
+const emptyLayer = (): Layer => ({ listeners: {}, tls: {}, mqtt: {}, storage: {}, streams: {} })
 
 class Problems {
   readonly #errors: ConfigError[] = []
@@ -258,6 +419,7 @@ class Problems {
 }
 
 type Checked<T> = { value: T } | { error: string }
+type Check<T> = (value: unknown) => Checked<T>
 
 function readFileLayer(file: { name: string; text: string }, problems: Problems): Layer {
   const layer = emptyLayer()
@@ -289,8 +451,8 @@ function readFileLayer(file: { name: string; text: string }, problems: Problems)
   const top = expectMapping(root, '(root)', problems, source)
   if (top === undefined) return layer
 
-  checkKeys(top, '', ['dataDir', 'logLevel', 'listeners', 'storage', 'streams'], problems, source)
-  if ('dataDir' in top) assign(layer, 'dataDir', checkDataDir(top.dataDir), 'dataDir', top.dataDir, problems, source)
+  checkKeys(top, '', ['dataDir', 'logLevel', 'listeners', 'tls', 'mqtt', 'storage', 'streams'], problems, source)
+  if ('dataDir' in top) assign(layer, 'dataDir', checkPath(top.dataDir), 'dataDir', top.dataDir, problems, source)
   if ('logLevel' in top) {
     assign(layer, 'logLevel', checkLogLevel(top.logLevel), 'logLevel', top.logLevel, problems, source)
   }
@@ -305,21 +467,15 @@ function readFileLayer(file: { name: string; text: string }, problems: Problems)
     }
   }
 
+  const tls = expectSection(top, 'tls', problems, source)
+  if (tls !== undefined) readSection(tls, 'tls', tlsChecks, layer.tls, problems, source)
+
+  const mqtt = expectSection(top, 'mqtt', problems, source)
+  if (mqtt !== undefined) readSection(mqtt, 'mqtt', mqttChecks, layer.mqtt, problems, source)
+
   const storage = expectSection(top, 'storage', problems, source)
   if (storage !== undefined) {
-    checkKeys(storage, 'storage.', ['maxDiskBytes'], problems, source)
-    if ('maxDiskBytes' in storage) {
-      const value = storage.maxDiskBytes
-      assign(
-        layer.storage,
-        'maxDiskBytes',
-        nullable(positiveInteger)(value),
-        'storage.maxDiskBytes',
-        value,
-        problems,
-        source,
-      )
-    }
+    readSection(storage, 'storage', { maxDiskBytes: nullable(positiveInteger) }, layer.storage, problems, source)
   }
 
   const streams = expectSection(top, 'streams', problems, source)
@@ -333,48 +489,74 @@ function readFileLayer(file: { name: string; text: string }, problems: Problems)
       // `name:` with nothing after it declares a stream with every default.
       const settings = raw === null ? {} : expectMapping(raw, path, problems, source)
       if (settings === undefined) continue
-      layer.streams[name] = readStreamDeclaration(settings, path, problems, source)
+      const declaration: Partial<StreamDeclaration> = {}
+      readSection(settings, path, streamChecks, declaration, problems, source)
+      layer.streams[name] = declaration
     }
   }
   return layer
 }
 
-const streamChecks: { [K in keyof StreamDeclaration]: (value: unknown) => Checked<StreamDeclaration[K]> } = {
-  partitions: (value) => {
-    const checked = positiveInteger(value)
-    if ('value' in checked && checked.value > maxPartitions) return { error: `must be at most ${maxPartitions}` }
-    return checked
-  },
-  retentionMs: nullable(positiveInteger),
-  retentionBytes: nullable(positiveInteger),
-  cleanupPolicy: oneOf(cleanupPolicies),
-  durability: oneOf(durabilities),
-}
-
-function readStreamDeclaration(
+/** Checks every key of a mapping against a table of checks, rejecting unknown keys; sets what passes. */
+function readSection<T extends object>(
   settings: Record<string, unknown>,
   path: string,
+  checks: { [K in keyof T]-?: Check<T[K]> },
+  target: Partial<T>,
   problems: Problems,
   source: string,
-): Partial<StreamDeclaration> {
-  const declaration: Partial<StreamDeclaration> = {}
-  const keys = Object.keys(streamChecks) as (keyof StreamDeclaration)[]
+): void {
+  const keys = Object.keys(checks) as (keyof T & string)[]
   checkKeys(settings, `${path}.`, keys, problems, source)
   for (const key of keys) {
     if (!(key in settings)) continue
     const value = settings[key]
-    // The generic assign cannot see that key and check belong together; each entry is typed above.
-    assign(
-      declaration as Record<string, unknown>,
-      key,
-      streamChecks[key](value),
-      `${path}.${key}`,
-      value,
-      problems,
-      source,
-    )
+    const checked = checks[key](value)
+    if ('error' in checked) problems.add(`${path}.${key}`, value, checked.error, source)
+    else target[key] = checked.value
   }
-  return declaration
+}
+
+const streamChecks: { [K in keyof StreamDeclaration]: Check<StreamDeclaration[K]> } = {
+  partitions: integerIn(1, maxPartitions),
+  retentionMs: nullable(positiveInteger),
+  retentionBytes: nullable(positiveInteger),
+  cleanupPolicy: oneOf(cleanupPolicies),
+  durability: oneOf(durabilities),
+  subjects: checkSubjects,
+}
+
+const tlsChecks: { [K in keyof TlsOptions]: Check<TlsOptions[K]> } = {
+  certFile: nullable(checkPath),
+  keyFile: nullable(checkPath),
+  caFile: nullable(checkPath),
+  minVersion: oneOf(tlsVersions),
+}
+
+const uint16 = 65_535
+// Node timers take at most 2^31 - 1 ms; a longer delay fires at once.
+const maxTimerMs = 2 ** 31 - 1
+
+const mqttChecks: { [K in keyof MqttOptions]: Check<MqttOptions[K]> } = {
+  sessionStream: (value) =>
+    isValidStreamName(value) ? { value } : { error: 'must be a stream name: 1 to 249 of A-Z a-z 0-9 . _ -' },
+  // 268,435,455 is the largest packet MQTT's variable-length header can describe.
+  maxPacketBytes: integerIn(128, 268_435_455),
+  receiveMaximum: integerIn(1, uint16),
+  maxInflightOut: integerIn(1, uint16),
+  topicAliasMaximum: integerIn(0, uint16),
+  maxKeepaliveSec: integerIn(1, uint16),
+  // MQTT 5's Session Expiry Interval is a four-byte integer; 4294967295 means the session never expires.
+  maxSessionExpirySec: integerIn(0, 4_294_967_295),
+  maxOfflineRecords: integerIn(0, Number.MAX_SAFE_INTEGER),
+  maxPendingAppendsPerConnection: integerIn(1, 1_000_000),
+  connectTimeoutMs: integerIn(100, maxTimerMs),
+  maxTopicLength: integerIn(1, maxTopicBytes),
+  maxTopicLevels: integerIn(1, maxTopicBytes),
+  sysIntervalMs: (value) =>
+    value === 0
+      ? { value }
+      : withError(integerIn(1000, maxTimerMs)(value), `must be 0 (off) or ${rangeText(1000, maxTimerMs)}`),
 }
 
 function readEnvLayer(env: ConfigSources['env'], problems: Problems, warnings: string[]): Layer {
@@ -395,37 +577,46 @@ function readEnvLayer(env: ConfigSources['env'], problems: Problems, warnings: s
   return layer
 }
 
-const flagNames = { dataDir: '--data-dir', logLevel: '--log-level', mqtt: '--mqtt', native: '--native', http: '--http' }
-
 function readFlagLayer(flags: Flags, problems: Problems): Layer {
   const layer = emptyLayer()
-  for (const key of Object.keys(flagNames) as (keyof typeof flagNames)[]) {
+  for (const key of Object.keys(flagNames) as StringSetting[]) {
     const value = flags[key]
     if (value !== undefined) readStringSetting(layer, key, value, flagNames[key], problems)
   }
   return layer
 }
 
-// Environment variables and flags share one shape: a string for one top-level or listener setting.
+const tlsFileFields = { tlsCert: 'certFile', tlsKey: 'keyFile', tlsCa: 'caFile' } as const
+
+// Environment variables and flags share one shape: a string for one top-level, listener or TLS setting.
 function readStringSetting(
   layer: Layer,
-  setting: Exclude<keyof Flags, 'config'>,
+  setting: StringSetting,
   value: string,
   source: string,
   problems: Problems,
 ): void {
   switch (setting) {
     case 'dataDir':
-      assign(layer, 'dataDir', checkDataDir(value), 'dataDir', value, problems, source)
+      assign(layer, 'dataDir', checkPath(value), 'dataDir', value, problems, source)
       return
     case 'logLevel':
       assign(layer, 'logLevel', checkLogLevel(value), 'logLevel', value, problems, source)
       return
     case 'mqtt':
+    case 'mqttTls':
+    case 'mqttWs':
     case 'native':
     case 'http':
       assign(layer.listeners, setting, checkListenAddress(value), `listeners.${setting}`, value, problems, source)
       return
+    case 'tlsCert':
+    case 'tlsKey':
+    case 'tlsCa': {
+      const field = tlsFileFields[setting]
+      assign(layer.tls, field, checkPath(value), `tls.${field}`, value, problems, source)
+      return
+    }
   }
 }
 
@@ -434,7 +625,7 @@ function checkListenerClashes(options: GatewayOptions, problems: Problems): void
     for (const b of listenerNames.slice(i + 1)) {
       const x = options.listeners[a]
       const y = options.listeners[b]
-      if (x.port === 0 || x.port !== y.port) continue
+      if (x === null || y === null || x.port === 0 || x.port !== y.port) continue
       if (x.host !== null && y.host !== null && x.host !== y.host) continue
       problems.add(`listeners.${b}`, formatAddress(y), `same port as listeners.${a} (${formatAddress(x)})`)
     }
@@ -492,7 +683,7 @@ function expectSection(
   return expectMapping(value, key, problems, source)
 }
 
-function checkDataDir(value: unknown): Checked<string> {
+function checkPath(value: unknown): Checked<string> {
   if (typeof value !== 'string' || value.trim() === '') return { error: 'must be a non-empty path' }
   return { value }
 }
@@ -501,9 +692,10 @@ function checkLogLevel(value: unknown): Checked<LogLevel> {
   return oneOf(logLevels)(value)
 }
 
-/** Accepts a port number, "PORT", "HOST:PORT" or "[IPV6]:PORT". */
-export function checkListenAddress(value: unknown): Checked<ListenAddress> {
-  const error = 'must be [HOST:]PORT with PORT 0-65535 (IPv6 hosts in brackets)'
+/** Accepts a port number, "PORT", "HOST:PORT" or "[IPV6]:PORT"; null, false or "off" turn the listener off. */
+export function checkListenAddress(value: unknown): Checked<ListenAddress | null> {
+  const error = 'must be [HOST:]PORT with PORT 0-65535 (IPv6 hosts in brackets), or off'
+  if (value === null || value === false || value === 'off') return { value: null }
   if (typeof value === 'number') {
     return Number.isInteger(value) && value >= 0 && value <= 65535 ? { value: { host: null, port: value } } : { error }
   }
@@ -520,8 +712,27 @@ export function formatAddress({ host, port }: ListenAddress): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }
 
+/** Subjects are MQTT topic filters (not shared-subscription filters): publishes matching one land in the stream. */
+function checkSubjects(value: unknown): Checked<string[]> {
+  if (!Array.isArray(value)) return { error: 'must be a list of MQTT topic filters' }
+  const problems: string[] = []
+  for (const [i, subject] of value.entries()) {
+    if (typeof subject !== 'string') {
+      problems.push(`[${i}] is not a string`)
+      continue
+    }
+    const check = validateTopicFilter(subject)
+    if (!check.ok) problems.push(`[${i}] ${JSON.stringify(subject)} is not a topic filter (${check.reason})`)
+    else if (parseSharedSubscription(subject) !== null) {
+      problems.push(`[${i}] ${JSON.stringify(subject)} is a shared subscription, not a topic filter`)
+    }
+  }
+  if (problems.length > 0) return { error: `must be a list of MQTT topic filters: ${problems.join(', ')}` }
+  return { value: value as string[] }
+}
+
 // The log store owns the rule; ask it rather than copy it.
-function isValidStreamName(name: string): boolean {
+function isValidStreamName(name: unknown): name is string {
   try {
     validateStreamName(name)
     return true
@@ -536,7 +747,20 @@ function positiveInteger(value: unknown): Checked<number> {
     : { error: 'must be a positive integer' }
 }
 
-function nullable<T>(check: (value: unknown) => Checked<T>): (value: unknown) => Checked<T | null> {
+const rangeText = (min: number, max: number) => `an integer from ${min} to ${max}`
+
+function integerIn(min: number, max: number): Check<number> {
+  return (value) =>
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max
+      ? { value }
+      : { error: `must be ${rangeText(min, max)}` }
+}
+
+function withError<T>(checked: Checked<T>, error: string): Checked<T> {
+  return 'error' in checked ? { error } : checked
+}
+
+function nullable<T>(check: Check<T>): Check<T | null> {
   return (value) => {
     if (value === null) return { value: null }
     const checked = check(value)
@@ -544,7 +768,7 @@ function nullable<T>(check: (value: unknown) => Checked<T>): (value: unknown) =>
   }
 }
 
-function oneOf<const T extends string>(allowed: readonly T[]): (value: unknown) => Checked<T> {
+function oneOf<const T extends string>(allowed: readonly T[]): Check<T> {
   return (value) => (isOneOf(allowed, value) ? { value } : { error: `must be one of ${allowed.join(', ')}` })
 }
 

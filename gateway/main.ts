@@ -1,16 +1,32 @@
-// Composition root: options → logger → log store → front ends → signals. It owns what src/ must not touch
-// (signals, uncaught errors, exit codes) and stays thin: anything with logic of its own belongs in src/.
+// Composition root: options → logger → log store → MQTT front end → listeners → signals. It owns what src/
+// must not touch (sockets, signals, uncaught errors, exit codes) and stays thin: anything with logic of its own
+// belongs in src/.
 
 import { resolve } from 'node:path'
 import { pino, type Logger } from 'pino'
 import packageJson from '../package.json' with { type: 'json' }
 import { LogStore } from '../src/log/log-store.ts'
 import type { StreamInfo } from '../src/log/types.ts'
-import { formatAddress, listenerNames, type GatewayOptions, type LogLevel, type StreamDeclaration } from './config.ts'
+import { MqttFrontEnd } from '../src/mqtt/mqtt-front-end.ts'
+import {
+  formatAddress,
+  listenerNames,
+  type ListenerName,
+  type LoadedConfig,
+  type LogLevel,
+  type StreamDeclaration,
+} from './config.ts'
+import { ListenError, startListeners, type Listeners } from './listeners.ts'
 
 export const version: string = packageJson.version
 
 const shutdownSignals = ['SIGINT', 'SIGTERM'] as const
+/** Shutdown past this is abandoned with exit code 1 and a log line. */
+const shutdownTimeoutMs = 10_000
+/** How long clients get to close their ended connections before their sockets are cut. */
+const socketGraceMs = 2_000
+/** Listeners whose front ends do not exist yet: configured and validated, not bound. */
+const notYetServed: readonly ListenerName[] = ['native', 'http']
 
 export function createLogger(level: LogLevel): Logger {
   // In-process sonic-boom on fd 1: no worker-thread transport, so the same code runs inside the single binary.
@@ -18,7 +34,8 @@ export function createLogger(level: LogLevel): Logger {
 }
 
 /** Runs the gateway until SIGINT or SIGTERM. Resolves to the exit code once the logs are flushed. */
-export async function serve(options: GatewayOptions, warnings: readonly string[]): Promise<number> {
+export async function serve(config: LoadedConfig): Promise<number> {
+  const { options, warnings } = config
   const logger = createLogger(options.logLevel)
   // Unhandled rejections arrive here too (Node's default --unhandled-rejections=throw), with origin saying so.
   // The store is not closed: state may be inconsistent, and an uncommitted group commit was never acknowledged.
@@ -40,25 +57,51 @@ export async function serve(options: GatewayOptions, warnings: readonly string[]
     logger.fatal({ err, dataDir }, 'cannot open the log store')
     return flushed(logger, 1)
   }
+  let frontEnd: MqttFrontEnd
   try {
     ensureStreams(store, options.streams, logger)
+    frontEnd = new MqttFrontEnd({ store, logger, options: options.mqtt })
   } catch (err) {
-    logger.fatal({ err }, 'cannot create the configured streams')
+    logger.fatal({ err }, 'cannot create the configured streams or start the MQTT front end')
     await store.close()
     return flushed(logger, 1)
   }
 
-  const listeners = Object.fromEntries(
-    listenerNames.map((name) => [name, { address: formatAddress(options.listeners[name]), notYetServed: true }]),
-  )
+  const listenerSummary: Record<string, { address: string; notYetServed?: true } | { off: true }> = {}
+  for (const name of listenerNames) {
+    const address = options.listeners[name]
+    listenerSummary[name] =
+      address === null
+        ? { off: true }
+        : { address: formatAddress(address), ...(notYetServed.includes(name) ? { notYetServed: true } : {}) }
+  }
   logger.info(
-    { version, node: process.version, dataDir, listeners, streams: Object.keys(options.streams) },
+    { version, node: process.version, dataDir, listeners: listenerSummary, streams: Object.keys(options.streams) },
     'cairn started',
   )
   // Handlers go in before the readiness line: a supervisor may signal as soon as it reads it.
   const signal = waitForShutdownSignal()
-  // The front ends do not exist yet, so nothing is bound; each will add itself to `served` once it listens.
-  logger.info({ served: [], notYetServed: listenerNames }, 'listening')
+
+  let listeners: Listeners
+  try {
+    listeners = await startListeners({
+      listeners: options.listeners,
+      tls: config.tls,
+      frontEnd,
+      logger: logger.child({ component: 'listeners' }),
+      maxWsMessageBytes: wsMessageLimit(options.mqtt.maxPacketBytes),
+    })
+  } catch (err) {
+    const fields = err instanceof ListenError ? { listener: err.listener, address: err.address } : {}
+    logger.fatal({ err, ...fields }, err instanceof ListenError ? err.message : 'cannot start the listeners')
+    await frontEnd.close()
+    await store.close()
+    return flushed(logger, 1)
+  }
+  logger.info(
+    { served: listeners.addresses, notYetServed: notYetServed.filter((name) => options.listeners[name] !== null) },
+    'listening',
+  )
 
   const received = await signal
   logger.info({ signal: received }, 'shutting down')
@@ -68,24 +111,60 @@ export async function serve(options: GatewayOptions, warnings: readonly string[]
       exitAfterFlush(logger, 1)
     })
   }
-  // Order matters: stop intake first (front ends, once they exist), then close the store, which commits the
-  // in-flight group commit and checkpoints, so every acknowledged record is in the database file.
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'timeout'>(
+    (resolve) => (timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs)),
+  )
+  const code = await Promise.race([shutdown(logger, listeners, frontEnd, store), timedOut])
+  clearTimeout(timer)
+  if (code === 'timeout') {
+    logger.error({ timeoutMs: shutdownTimeoutMs }, 'shutdown did not finish in time; exiting')
+    return flushed(logger, 1)
+  }
+  return flushed(logger, code)
+}
+
+// Order matters: stop intake first, then disconnect the clients (which saves their sessions and flushes), then
+// close the store, which commits the in-flight group commit and checkpoints, so every acknowledged record is in
+// the database file. Sockets still open then only delay the exit.
+async function shutdown(
+  logger: Logger,
+  listeners: Listeners,
+  frontEnd: MqttFrontEnd,
+  store: LogStore,
+): Promise<number> {
+  let code = 0
+  listeners.stopAccepting()
+  try {
+    await frontEnd.close()
+  } catch (err) {
+    logger.error({ err }, 'MQTT front end did not close cleanly')
+    code = 1
+  }
   try {
     await store.close()
   } catch (err) {
     logger.error({ err }, 'log store did not close cleanly')
-    return flushed(logger, 1)
+    return 1
   }
+  await listeners.close(socketGraceMs)
   logger.info('cairn stopped')
-  return flushed(logger, 0)
+  return code
+}
+
+// A WebSocket message normally carries one MQTT packet. Twice the packet limit leaves room for a client that
+// batches, while an oversized packet still meets the MQTT size guard, which tells a v5 client why.
+export function wsMessageLimit(maxPacketBytes: number): number {
+  return maxPacketBytes * 2
 }
 
 /**
  * Creates each declared stream that does not exist yet. Existing streams keep their stored settings: changing
- * partitions or retention of live data is an explicit operation, not a side effect of editing a file.
+ * partitions or retention of live data is an explicit operation, not a side effect of editing a file. Subjects
+ * are the exception: they only route new publishes, so they follow the configuration.
  */
 export function ensureStreams(
-  store: Pick<LogStore, 'listStreams' | 'createStream'>,
+  store: Pick<LogStore, 'listStreams' | 'createStream' | 'alterStream'>,
   declared: Readonly<Record<string, StreamDeclaration>>,
   logger: Logger,
 ): void {
@@ -98,8 +177,15 @@ export function ensureStreams(
       continue
     }
     const stored = storedDeclaration(stream)
+    if (!sameSetting(stored.subjects, declaration.subjects)) {
+      store.alterStream(name, { subjects: declaration.subjects })
+      logger.info(
+        { stream: name, subjects: declaration.subjects, previous: stored.subjects },
+        'stream subjects updated from the configuration',
+      )
+    }
     const differing = (Object.keys(declaration) as (keyof StreamDeclaration)[]).filter(
-      (key) => stored[key] !== declaration[key],
+      (key) => key !== 'subjects' && !sameSetting(stored[key], declaration[key]),
     )
     if (differing.length > 0) {
       logger.info(
@@ -115,13 +201,18 @@ export function ensureStreams(
 }
 
 function storedDeclaration(stream: StreamInfo): StreamDeclaration {
-  const { retentionMs, retentionBytes, cleanupPolicy, durability } = stream.config
-  return { partitions: stream.partitions.length, retentionMs, retentionBytes, cleanupPolicy, durability }
+  const { retentionMs, retentionBytes, cleanupPolicy, durability, subjects } = stream.config
+  return { partitions: stream.partitions.length, retentionMs, retentionBytes, cleanupPolicy, durability, subjects }
+}
+
+function sameSetting(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i])
+  return a === b
 }
 
 function waitForShutdownSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    // Signal listeners do not keep Node's event loop alive, and until the front ends listen nothing else does:
+    // Signal listeners do not keep Node's event loop alive, and with every listener off nothing else does:
     // without this timer the process would exit right after starting.
     const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
     const onSignal = (signal: NodeJS.Signals) => {

@@ -1,96 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import { describe, expect, onTestFinished, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
+import { byMsg, repoRoot, runToExit, startCairn, tempDir } from './cairn-process.ts'
 
-// These tests run the real entry point with the Node that runs vitest (Node 24 under `npx vitest`).
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
-const cli = join(repoRoot, 'gateway', 'cli.ts')
 const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }
-const waitMs = 30_000
-
-type LogLine = Record<string, unknown> & { msg?: string; level?: number; raw?: string }
-
-interface Cairn {
-  child: ChildProcess
-  lines: LogLine[]
-  stderr: () => string
-  /** Resolves with the first log line (already seen or still to come) that matches. */
-  waitForLine: (predicate: (line: LogLine) => boolean) => Promise<LogLine>
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-}
-
-function startCairn(args: string[], env: Record<string, string> = {}): Cairn {
-  // A CAIRN_* variable in the developer's shell must not change what the test sees.
-  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CAIRN_')))
-  const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, env: { ...baseEnv, ...env } })
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const lines: LogLine[] = []
-  const waiters = new Set<() => void>()
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    // Anything that is not a JSON line is kept as `raw` so an assertion shows it instead of a parse crash.
-    try {
-      lines.push(JSON.parse(text) as LogLine)
-    } catch {
-      lines.push({ raw: text })
-    }
-    for (const wake of waiters) wake()
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (code, signal) => {
-      for (const wake of waiters) wake()
-      resolve({ code, signal })
-    })
-  })
-
-  const waitForLine = (predicate: (line: LogLine) => boolean) =>
-    new Promise<LogLine>((resolve, reject) => {
-      const check = () => {
-        const found = lines.find(predicate)
-        if (found !== undefined) return done(() => resolve(found))
-        if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`cairn exited before the expected line; stderr: ${stderr}`)))
-        }
-      }
-      const timer = setTimeout(
-        () => done(() => reject(new Error(`no matching line within ${waitMs} ms; got ${JSON.stringify(lines)}`))),
-        waitMs,
-      )
-      const done = (settle: () => void) => {
-        clearTimeout(timer)
-        waiters.delete(check)
-        settle()
-      }
-      waiters.add(check)
-      check()
-    })
-
-  return { child, lines, stderr: () => stderr, waitForLine, exited }
-}
-
-/** Runs a command that is expected to exit by itself. */
-async function runToExit(args: string[], env: Record<string, string> = {}) {
-  const cairn = startCairn(args, env)
-  const { code, signal } = await cairn.exited
-  return { code, signal, stderr: cairn.stderr(), stdout: cairn.lines.map((line) => line.raw ?? JSON.stringify(line)) }
-}
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-cli-'))
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-const byMsg = (msg: string) => (line: LogLine) => line.msg === msg
-// Port 0 everywhere: nothing binds yet, and once the front ends do, parallel test files must not collide.
-const anyPorts = ['--mqtt', '0', '--native', '0', '--http', '0']
+// Port 0 everywhere: parallel test files must not collide.
+const anyPorts = ['--mqtt', '127.0.0.1:0', '--native', '0', '--http', '0']
 
 describe('cli - one-shot commands', () => {
   test('cli - --version prints the package version and exits 0', async () => {
@@ -153,10 +68,15 @@ describe('cli - serve', () => {
     const started = cairn.lines.find(byMsg('cairn started'))
     expect(started).toMatchObject({ version, pid: cairn.child.pid, dataDir, streams: ['mqtt'] })
     expect(started?.listeners).toEqual({
-      mqtt: { address: '*:0', notYetServed: true },
+      mqtt: { address: '127.0.0.1:0' },
+      mqttTls: { off: true },
+      mqttWs: { off: true },
       native: { address: '*:0', notYetServed: true },
       http: { address: '*:0', notYetServed: true },
     })
+    const listening = cairn.lines.find(byMsg('listening'))
+    expect(listening?.served).toEqual({ mqtt: expect.stringMatching(/^127\.0\.0\.1:[1-9]\d*$/) as unknown })
+    expect(listening?.notYetServed).toEqual(['native', 'http'])
     expect(cairn.lines.find((line) => line.msg === 'stream created')).toMatchObject({ stream: 'mqtt' })
 
     cairn.child.kill('SIGTERM')
@@ -187,6 +107,34 @@ describe('cli - serve', () => {
     expect(second.lines.find((line) => line.stream === 'mqtt' && line.msg?.startsWith('stream exists'))).toMatchObject({
       level: 30,
       configured: { partitions: 3 },
+      stored: { partitions: 1 },
+    })
+    second.child.kill('SIGTERM')
+    expect((await second.exited).code).toBe(0)
+  })
+
+  test('serve - the subjects of an existing stream follow the config on restart', async () => {
+    const dir = tempDir()
+    const dataDir = join(dir, 'data')
+    const config = join(dir, 'cairn.yaml')
+    writeFileSync(config, 'streams:\n  sensors:\n    subjects: [sensors/#]\n')
+    const first = startCairn(['serve', '--config', config, '--data-dir', dataDir, ...anyPorts])
+    await first.waitForLine(byMsg('listening'))
+    first.child.kill('SIGTERM')
+    expect((await first.exited).code).toBe(0)
+
+    writeFileSync(config, 'streams:\n  sensors:\n    subjects: [sensors/#, meters/#]\n    partitions: 2\n')
+    const second = startCairn(['serve', '--config', config, '--data-dir', dataDir, ...anyPorts])
+    await second.waitForLine(byMsg('listening'))
+    expect(second.lines.find(byMsg('stream subjects updated from the configuration'))).toMatchObject({
+      stream: 'sensors',
+      subjects: ['sensors/#', 'meters/#'],
+      previous: ['sensors/#'],
+    })
+    // Partitions are not changed by editing the file; only reported.
+    expect(second.lines.find((line) => line.msg?.startsWith('stream exists'))).toMatchObject({
+      stream: 'sensors',
+      configured: { partitions: 2 },
       stored: { partitions: 1 },
     })
     second.child.kill('SIGTERM')

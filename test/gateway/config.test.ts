@@ -1,16 +1,21 @@
-import { readFileSync } from 'node:fs'
-import { describe, expect, test } from 'vitest'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, test } from 'vitest'
 import YAML from 'yaml'
 import { ConfigErrors } from '../../src/errors.ts'
 import {
   defaults,
   parseCommandLine,
+  readTlsMaterial,
   resolveConfig,
   usage,
   UsageError,
   type ConfigSources,
   type Flags,
 } from '../../gateway/config.ts'
+import { defaultMqttOptions } from '../../src/mqtt/options.ts'
+import { selfSignedCertificate, type Certificate } from './cairn-process.ts'
 
 const resolve = (sources: Partial<ConfigSources> = {}) => resolveConfig({ env: {}, flags: {}, ...sources })
 const file = (text: string) => ({ name: 'cairn.yaml', text })
@@ -65,6 +70,8 @@ describe('config - resolution', () => {
     expect(options.logLevel).toBe('trace')
     expect(options.listeners).toEqual({
       mqtt: { host: null, port: 1000 },
+      mqttTls: null,
+      mqttWs: null,
       native: { host: null, port: 2002 },
       http: { host: null, port: 3000 },
     })
@@ -85,6 +92,8 @@ describe('config - resolution', () => {
     const { options } = resolve({ flags, file: file('listeners:\n  mqtt: "9999"\n') })
     expect(options.listeners).toEqual({
       mqtt: { host: '127.0.0.1', port: 1884 },
+      mqttTls: null,
+      mqttWs: null,
       native: { host: '::1', port: 7884 },
       http: { host: 'gateway.local', port: 0 },
     })
@@ -113,8 +122,9 @@ describe('config - resolution', () => {
         retentionBytes: null,
         cleanupPolicy: 'compact',
         durability: 'fsync',
+        subjects: [],
       },
-      audit: defaults.streams.mqtt,
+      audit: { ...defaults.streams.mqtt, subjects: [] },
     })
   })
 
@@ -130,7 +140,7 @@ describe('config - validation', () => {
     const { paths, messages } = problemsOf({ file: file('listeners:\n  mqqt: 1883\n') })
     expect(paths).toEqual(['listeners.mqqt'])
     expect(messages[0]).toBe(
-      'listeners.mqqt: unknown key; did you mean "mqtt"? (known: mqtt, native, http); from cairn.yaml (got 1883)',
+      'listeners.mqqt: unknown key; did you mean "mqtt"? (known: mqtt, mqttTls, mqttWs, native, http); from cairn.yaml (got 1883)',
     )
   })
 
@@ -222,7 +232,7 @@ describe('config - validation', () => {
 
   test('config - partitions are bounded', () => {
     expect(problemsOf({ file: file('streams:\n  s:\n    partitions: 100000\n') }).messages).toEqual([
-      'streams.s.partitions: must be at most 1024; from cairn.yaml (got 100000)',
+      'streams.s.partitions: must be an integer from 1 to 1024; from cairn.yaml (got 100000)',
     ])
   })
 
@@ -252,9 +262,33 @@ describe('config - validation', () => {
 describe('config - command line', () => {
   test('command line - serve with every flag', () => {
     const argv = ['serve', '-c', 'c.yaml', '--data-dir', 'd', '--mqtt', '1', '--native', 'h:2', '--http', '3']
-    expect(parseCommandLine([...argv, '--log-level', 'debug'])).toEqual({
+    const more = [
+      '--mqtt-tls',
+      '4',
+      '--mqtt-ws',
+      'off',
+      '--tls-cert',
+      'c.pem',
+      '--tls-key',
+      'k.pem',
+      '--tls-ca',
+      'ca.pem',
+    ]
+    expect(parseCommandLine([...argv, ...more, '--log-level', 'debug'])).toEqual({
       command: 'serve',
-      flags: { config: 'c.yaml', dataDir: 'd', mqtt: '1', native: 'h:2', http: '3', logLevel: 'debug' },
+      flags: {
+        config: 'c.yaml',
+        dataDir: 'd',
+        mqtt: '1',
+        native: 'h:2',
+        http: '3',
+        mqttTls: '4',
+        mqttWs: 'off',
+        tlsCert: 'c.pem',
+        tlsKey: 'k.pem',
+        tlsCa: 'ca.pem',
+        logLevel: 'debug',
+      },
     })
     expect(parseCommandLine(['serve', '--data-dir=x']).flags).toEqual({ dataDir: 'x' })
   })
@@ -282,9 +316,241 @@ describe('config - command line', () => {
   })
 
   test('command line - usage lists every flag, its default and its variable, within 120 columns', () => {
-    for (const fragment of ['--config FILE', '--data-dir DIR', 'CAIRN_DATA_DIR', '(default 1883)', 'CAIRN_LOG_LEVEL']) {
+    for (const fragment of [
+      '--config FILE',
+      '--data-dir DIR',
+      'CAIRN_DATA_DIR',
+      '(default 1883)',
+      'CAIRN_LOG_LEVEL',
+      '--mqtt-tls [HOST:]PORT',
+      'CAIRN_MQTT_TLS',
+      '--mqtt-ws [HOST:]PORT',
+      'path /mqtt (default off)',
+      '--tls-cert FILE',
+      'CAIRN_TLS_KEY',
+      '--tls-ca FILE',
+    ]) {
       expect(usage).toContain(fragment)
     }
     expect(Math.max(...usage.split('\n').map((line) => line.length))).toBeLessThanOrEqual(120)
+  })
+})
+
+describe('config - listeners and TLS', () => {
+  test('listeners - null, false and "off" turn a listener off, from every source', () => {
+    const text = 'listeners:\n  mqtt: null\n  native: false\n  http: off\n  mqttWs: 8083\n'
+    expect(resolve({ file: file(text) }).options.listeners).toEqual({
+      mqtt: null,
+      mqttTls: null,
+      mqttWs: { host: null, port: 8083 },
+      native: null,
+      http: null,
+    })
+    const { options } = resolve({ file: file(text), env: { CAIRN_MQTT_WS: 'off' }, flags: { mqtt: '1884' } })
+    expect(options.listeners.mqttWs).toBeNull()
+    expect(options.listeners.mqtt).toEqual({ host: null, port: 1884 })
+  })
+
+  test('listeners - the MQTT TLS and WebSocket listeners take addresses and clash like the others', () => {
+    const tls = { tlsCert: 'c.pem', tlsKey: 'k.pem' }
+    const { options } = resolve({ flags: { mqttTls: '127.0.0.1:8883', mqttWs: '[::1]:8083', ...tls } })
+    expect(options.listeners.mqttTls).toEqual({ host: '127.0.0.1', port: 8883 })
+    expect(options.listeners.mqttWs).toEqual({ host: '::1', port: 8083 })
+    expect(problemsOf({ flags: { mqttWs: '1883' } }).messages).toEqual([
+      'listeners.mqttWs: same port as listeners.mqtt (*:1883) (got "*:1883")',
+    ])
+    // A listener that is off clashes with nothing.
+    expect(resolve({ flags: { mqtt: 'off', mqttWs: '1883' } }).options.listeners.mqttWs?.port).toBe(1883)
+    expect(problemsOf({ env: { CAIRN_MQTT_WS: 'on' } }).messages[0]).toMatch(
+      /^listeners.mqttWs: must be \[HOST:\]PORT .*, or off; from CAIRN_MQTT_WS \(got "on"\)$/,
+    )
+  })
+
+  test('tls - the TLS listener needs a certificate and a key', () => {
+    expect(problemsOf({ flags: { mqttTls: '8883' } }).messages).toEqual([
+      'tls.certFile: required when listeners.mqttTls is on (got null)',
+      'tls.keyFile: required when listeners.mqttTls is on (got null)',
+    ])
+    // Without a TLS listener the files are not needed, and not checked.
+    expect(resolve({ file: file('tls:\n  certFile: /nowhere.pem\n') }).options.tls.certFile).toBe('/nowhere.pem')
+  })
+
+  test('tls - files come from the file, the environment and flags, in that order of precedence', () => {
+    const text = 'tls:\n  certFile: file.crt\n  keyFile: file.key\n  caFile: file.ca\n  minVersion: TLSv1.3\n'
+    const env = { CAIRN_TLS_KEY: 'env.key', CAIRN_TLS_CA: 'env.ca', CAIRN_MQTT_TLS: '8883' }
+    const { options } = resolve({ file: file(text), env, flags: { tlsCa: 'flag.ca' } })
+    expect(options.tls).toEqual({ certFile: 'file.crt', keyFile: 'env.key', caFile: 'flag.ca', minVersion: 'TLSv1.3' })
+    expect(options.listeners.mqttTls).toEqual({ host: null, port: 8883 })
+  })
+
+  test('tls - bad settings name their field', () => {
+    const text = 'tls:\n  certFile: ""\n  keyFile: 5\n  minVersion: TLSv1.1\n  cafile: x\n'
+    expect(problemsOf({ file: file(text), flags: { tlsCa: ' ' } }).messages).toEqual([
+      'tls.cafile: unknown key; did you mean "caFile"? (known: certFile, keyFile, caFile, minVersion); from cairn.yaml (got "x")',
+      'tls.certFile: must be a non-empty path, or null; from cairn.yaml (got "")',
+      'tls.keyFile: must be a non-empty path, or null; from cairn.yaml (got 5)',
+      'tls.minVersion: must be one of TLSv1.2, TLSv1.3; from cairn.yaml (got "TLSv1.1")',
+      'tls.caFile: must be a non-empty path; from --tls-ca (got " ")',
+    ])
+  })
+})
+
+describe('config - TLS files', () => {
+  let dir: string
+  let server: Certificate
+  let other: Certificate
+  const files = new Map<string, Buffer>()
+  const readFile = (path: string): Buffer => {
+    const content = files.get(path)
+    if (content === undefined)
+      throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' })
+    return content
+  }
+  const settings = { certFile: 'server.crt', keyFile: 'server.key', caFile: null, minVersion: 'TLSv1.2' } as const
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cairn-tls-'))
+    server = selfSignedCertificate(dir, 'server')
+    other = selfSignedCertificate(dir, 'other')
+    files.set('server.crt', server.cert)
+    files.set('server.key', readFileSync(server.keyFile))
+    files.set('other.key', readFileSync(other.keyFile))
+    files.set('ca.crt', other.cert)
+    files.set('junk', Buffer.from('not PEM at all'))
+    return () => rmSync(dir, { recursive: true, force: true })
+  })
+
+  const tlsProblems = (tls: Parameters<typeof readTlsMaterial>[0]): string[] => {
+    try {
+      readTlsMaterial(tls, readFile)
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigErrors)
+      return (err as ConfigErrors).problems.map((p) => p.message)
+    }
+    throw new Error('expected ConfigErrors')
+  }
+
+  test('tls files - a certificate, its key and a CA are read', () => {
+    const material = readTlsMaterial({ ...settings, caFile: 'ca.crt', minVersion: 'TLSv1.3' }, readFile)
+    expect(material).toEqual({ cert: server.cert, key: files.get('server.key'), ca: other.cert, minVersion: 'TLSv1.3' })
+    expect(readTlsMaterial(settings, readFile)).not.toHaveProperty('ca')
+  })
+
+  test('tls files - unreadable files name their field', () => {
+    expect(tlsProblems({ ...settings, certFile: 'missing.crt', caFile: 'missing.ca' })).toEqual([
+      `tls.certFile: cannot read the file: ENOENT: no such file, open 'missing.crt' (got "missing.crt")`,
+      `tls.caFile: cannot read the file: ENOENT: no such file, open 'missing.ca' (got "missing.ca")`,
+    ])
+  })
+
+  test('tls files - content that is not PEM names its field', () => {
+    const messages = tlsProblems({ ...settings, certFile: 'junk', keyFile: 'junk', caFile: 'server.key' })
+    expect(messages).toHaveLength(3)
+    expect(messages[0]).toMatch(/^tls.certFile: not a PEM certificate: .* \(got "junk"\)$/)
+    expect(messages[1]).toMatch(/^tls.keyFile: not an unencrypted PEM private key: .* \(got "junk"\)$/)
+    expect(messages[2]).toMatch(/^tls.caFile: not a PEM CA certificate: /)
+  })
+
+  test('tls files - a key that does not belong to the certificate is named', () => {
+    expect(tlsProblems({ ...settings, keyFile: 'other.key' })).toEqual([
+      expect.stringMatching(/^tls.keyFile: does not fit the certificate in tls.certFile: .*(mismatch|key values)/),
+    ])
+  })
+})
+
+describe('config - MQTT', () => {
+  test('mqtt - the front end gets every option, defaulting to its own defaults', () => {
+    expect(defaults.mqtt).toEqual(defaultMqttOptions)
+    const text = 'mqtt:\n  receiveMaximum: 10\n  sysIntervalMs: 0\n  sessionStream: events\n  maxSessionExpirySec: 0\n'
+    expect(resolve({ file: file(text) }).options.mqtt).toEqual({
+      ...defaultMqttOptions,
+      receiveMaximum: 10,
+      sysIntervalMs: 0,
+      sessionStream: 'events',
+      maxSessionExpirySec: 0,
+    })
+  })
+
+  test('mqtt - unknown keys and out-of-range values name their path', () => {
+    const text = [
+      'mqtt:',
+      '  receiveMaximum: 0',
+      '  maxInflightOut: 65536',
+      '  topicAliasMaximum: -1',
+      '  maxPacketBytes: 268435456',
+      '  maxKeepaliveSec: 1.5',
+      '  maxSessionExpirySec: 4294967296',
+      '  connectTimeoutMs: "10s"',
+      '  sysIntervalMs: 10',
+      '  sessionStream: "no spaces"',
+      '  maxTopicLength: 65536',
+      '  maxTopicLevel: 3',
+    ].join('\n')
+    const { paths, messages } = problemsOf({ file: file(text) })
+    expect(paths).toEqual([
+      'mqtt.maxTopicLevel',
+      'mqtt.sessionStream',
+      'mqtt.maxPacketBytes',
+      'mqtt.receiveMaximum',
+      'mqtt.maxInflightOut',
+      'mqtt.topicAliasMaximum',
+      'mqtt.maxKeepaliveSec',
+      'mqtt.maxSessionExpirySec',
+      'mqtt.connectTimeoutMs',
+      'mqtt.maxTopicLength',
+      'mqtt.sysIntervalMs',
+    ])
+    expect(messages).toContain(
+      'mqtt.maxTopicLevel: unknown key; did you mean "maxTopicLevels"? (known: sessionStream, maxPacketBytes, ' +
+        'receiveMaximum, maxInflightOut, topicAliasMaximum, maxKeepaliveSec, maxSessionExpirySec, maxOfflineRecords, ' +
+        'maxPendingAppendsPerConnection, connectTimeoutMs, maxTopicLength, maxTopicLevels, sysIntervalMs); ' +
+        'from cairn.yaml (got 3)',
+    )
+    expect(messages).toContain('mqtt.receiveMaximum: must be an integer from 1 to 65535; from cairn.yaml (got 0)')
+    expect(messages).toContain(
+      'mqtt.maxSessionExpirySec: must be an integer from 0 to 4294967295; from cairn.yaml (got 4294967296)',
+    )
+    expect(messages).toContain(
+      'mqtt.sysIntervalMs: must be 0 (off) or an integer from 1000 to 2147483647; from cairn.yaml (got 10)',
+    )
+  })
+
+  test('mqtt - the section must be a mapping', () => {
+    expect(problemsOf({ file: file('mqtt: 5\n') }).paths).toEqual(['mqtt'])
+  })
+})
+
+describe('config - stream subjects', () => {
+  test('subjects - the default stream takes every topic, declared streams none unless they say', () => {
+    expect(defaults.streams.mqtt?.subjects).toEqual(['#'])
+    const text = 'streams:\n  sensors:\n    subjects: [sensors/#, "+/temperature"]\n  audit:\n'
+    const { options } = resolve({ file: file(text) })
+    expect(options.streams.sensors?.subjects).toEqual(['sensors/#', '+/temperature'])
+    expect(options.streams.audit?.subjects).toEqual([])
+    expect(options.streams.mqtt?.subjects).toEqual(['#'])
+  })
+
+  test('subjects - must be a list of topic filters, without shared subscriptions', () => {
+    const text = [
+      'streams:',
+      '  a:',
+      '    subjects: "#"',
+      '  b:',
+      '    subjects: [ok/#, "a/#/b", "", 7, "$share/g/x"]',
+    ].join('\n')
+    expect(problemsOf({ file: file(text) }).messages).toEqual([
+      'streams.a.subjects: must be a list of MQTT topic filters; from cairn.yaml (got "#")',
+      'streams.b.subjects: must be a list of MQTT topic filters: [1] "a/#/b" is not a topic filter ' +
+        '(multi-level-wildcard-misplaced), [2] "" is not a topic filter (empty), [3] is not a string, ' +
+        '[4] "$share/g/x" is a shared subscription, not a topic filter; from cairn.yaml (got ["ok/#","a/#/b","",7,"$share/g/x"])',
+    ])
+  })
+
+  test('subjects - a session stream without subjects is warned about', () => {
+    const { warnings } = resolve({ file: file('streams:\n  mqtt:\n    subjects: []\n') })
+    expect(warnings).toEqual([expect.stringContaining('stream "mqtt" is the MQTT session stream')])
+    const other = resolve({ file: file('mqtt:\n  sessionStream: events\nstreams:\n  events:\n') })
+    expect(other.warnings).toEqual([expect.stringContaining('stream "events" is the MQTT session stream')])
+    expect(resolve({ file: file('mqtt:\n  sessionStream: events\n') }).warnings).toEqual([])
   })
 })

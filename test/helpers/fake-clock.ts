@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../../src/util/clock.ts'
 
-interface FakeTimer extends TimerHandle {
+interface FakeTimer {
   readonly id: number
   readonly dueMs: number
   readonly callback: () => void
@@ -34,7 +34,6 @@ export class FakeClock implements Clock {
       id: this.#nextId++,
       dueMs: this.#nowMs + Math.max(0, delayMs),
       callback,
-      unref: () => timer,
     }
     this.#timers.set(timer.id, timer)
     return timer
