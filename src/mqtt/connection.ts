@@ -158,6 +158,10 @@ export class MqttConnection implements SessionLink {
   }
 
   #dispatch(packet: Packet): void {
+    // mqtt-packet lets some malformed packets through (it reads past the end of a short packet); answering
+    // them would echo an identifier of -1 (a truncated ack) or make generate() throw (an empty SUBACK).
+    const malformed = malformation(packet)
+    if (malformed !== undefined) return this.protocolFailure(ReasonCode.MALFORMED_PACKET, malformed)
     switch (packet.cmd) {
       case 'publish':
         return handlePublish(this, packet)
@@ -329,5 +333,30 @@ export class MqttConnection implements SessionLink {
   refuse(): void {
     this.#shutdown()
     this.#socket.end(() => this.#socket.destroy())
+  }
+}
+
+function malformation(packet: Packet): string | undefined {
+  // [MQTT-2.2.1-3] a packet identifier is 1..65535, inside the packet.
+  const valid = (id: number | undefined): boolean => id !== undefined && Number.isInteger(id) && id >= 1 && id <= 65_535
+  const badId = `${packet.cmd} without a valid packet identifier`
+  switch (packet.cmd) {
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp':
+      return (packet.length ?? 2) < 2 || !valid(packet.messageId) ? badId : undefined
+    case 'subscribe':
+      if (!valid(packet.messageId)) return badId
+      // [MQTT-3.8.3-3] at least one topic filter.
+      return packet.subscriptions.length === 0 ? 'SUBSCRIBE without a topic filter' : undefined
+    case 'unsubscribe':
+      if (!valid(packet.messageId)) return badId
+      // [MQTT-3.10.3-2] at least one topic filter.
+      return packet.unsubscriptions.length === 0 ? 'UNSUBSCRIBE without a topic filter' : undefined
+    case 'publish':
+      return packet.qos > 0 && !valid(packet.messageId) ? badId : undefined
+    default:
+      return undefined
   }
 }

@@ -249,11 +249,20 @@ export class MqttFrontEnd implements DeliveryHost {
 
   #offerShared(group: SharedGroup, message: OutgoingMessage): void {
     const count = group.members.length
-    for (let i = 0; i < count; i++) {
-      const member = group.members[(group.next + i) % count] as SubscriptionEntry
-      if (member.session.offerUnlogged(message, [member.sub])) {
-        group.next = (group.next + i + 1) % count
-        return
+    // A member that can take it now; else one that takes it once it has room (a busy connected member
+    // before a disconnected persistent one): a message is not dropped because every window is full.
+    for (const pass of ['now', 'connected', 'any'] as const) {
+      for (let i = 0; i < count; i++) {
+        const member = group.members[(group.next + i) % count] as SubscriptionEntry
+        const session = member.session
+        const taken =
+          pass === 'now'
+            ? session.offerUnlogged(message, [member.sub])
+            : (pass === 'any' || session.link !== null) && session.offerQueued(message, [member.sub])
+        if (taken) {
+          group.next = (group.next + i + 1) % count
+          return
+        }
       }
     }
     this.counters.sharedUndelivered++
@@ -337,13 +346,16 @@ export class MqttFrontEnd implements DeliveryHost {
   }
 
   /** Persists a persistent session's subscriptions, cursors and state; forgets a non-persistent one. */
-  saveSession(session: Session): void {
+  saveSession(session: Session, saved?: (error: BrokerError | null) => void): void {
     const clientId = session.clientId
     if (!session.persistent) {
       this.writeLater(() => this.sessionStore.deleteSession(clientId))
+      saved?.(null)
       return
     }
-    const stored = {
+    // The state as it is at the commit: what the caller changes after this call in the same turn
+    // (a replay's start, say) is saved too. `saved` runs after the commit: only then is it durable.
+    const stored = () => ({
       clientId,
       protocolVersion: session.protocolVersion,
       expirySec: session.expirySec,
@@ -351,12 +363,13 @@ export class MqttFrontEnd implements DeliveryHost {
       cursors: session.currentCursors(),
       nextPacketId: session.nextPacketId,
       disconnectedMs: session.disconnectedMs,
-    }
+    })
     this.store.enqueueWrite(
-      () => this.sessionStore.saveSession(stored),
+      () => this.sessionStore.saveSession(stored()),
       this.durability,
       (error) => {
         if (error !== null) this.logger.warn({ err: error, clientId }, 'session could not be saved')
+        saved?.(error)
       },
     )
   }
@@ -399,6 +412,11 @@ export class MqttFrontEnd implements DeliveryHost {
 
   #destroySession(session: Session): void {
     for (const filter of [...session.subscriptions.keys()]) this.removeSubscription(session, filter)
+    // Shared-subscription messages it still owed go to the group's other members [MQTT-4.8.2-?].
+    for (const { message, sub } of session.takeQueuedShared()) {
+      const group = this.#sharedGroups.get(`${sub.shareName}/${sub.matchFilter}`)
+      if (group !== undefined) this.#offerShared(group, message)
+    }
     this.sessions.delete(session.clientId)
     this.#cancelTimer(this.#expiryTimers, session.clientId)
     const clientId = session.clientId

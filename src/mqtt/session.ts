@@ -34,6 +34,8 @@ interface Inflight extends StoredInflight {
 const maxPacketId = 65_535
 /** Records one pump turn examines before yielding, so a long catch-up never starves other connections. */
 const pumpTurnRecords = 2_000
+/** Messages a session may hold outside the log (see #queued); beyond this they are dropped with a warning. */
+const maxQueuedMessages = 50_000
 
 /**
  * One MQTT session. Its queue is not a copy of messages but a position in the session stream:
@@ -66,6 +68,14 @@ export class Session {
   #staged: IPublishPacket[] = []
   #stagedRows: StoredInflight[] = []
   #stageOpen = false
+  /**
+   * Messages that are not read from the log by this session but that it must still deliver: retained
+   * copies sent at SUBSCRIBE and shared-subscription messages assigned to it. When the window or the
+   * socket is full they wait here, in order, and go out before anything else as room frees up. Memory
+   * only: they do not survive a broker restart.
+   */
+  #queued: Array<{ message: OutgoingMessage; subs: readonly Subscription[] }> = []
+  #queueOverflowWarned = false
 
   constructor(host: DeliveryHost, clientId: string, protocolVersion: number, expirySec: number) {
     this.#host = host
@@ -126,7 +136,7 @@ export class Session {
   /** A record just committed and matched by `subs`; delivered now if this session is live and has room. */
   offerLive(message: OutgoingMessage, subs: readonly Subscription[]): void {
     if (!this.live || this.link === null) return
-    if (this.#deliver(message, subs) === 'blocked') {
+    if (this.#queued.length > 0 || this.#deliver(message, subs) === 'blocked') {
       // routedEnd of this partition is this record's offset: the pump resumes exactly here.
       this.cursors = this.#host.routedEnds()
       this.live = false
@@ -135,11 +145,56 @@ export class Session {
 
   /** A message that is not in the session stream (retained copy, $SYS): best effort, never queued. */
   offerUnlogged(message: OutgoingMessage, subs: readonly Subscription[]): boolean {
-    if (this.link === null) return false
+    if (this.link === null || this.#queued.length > 0) return false
     return this.#deliver(message, subs) === 'sent'
   }
 
+  /**
+   * A message that is not in this session's log order but must not be lost (retained copies at
+   * SUBSCRIBE, shared-subscription messages): sent now if there is room, otherwise queued until there
+   * is, also while disconnected. False only when the queue is full and the message was dropped.
+   */
+  offerQueued(message: OutgoingMessage, subs: readonly Subscription[]): boolean {
+    if (this.#queued.length === 0 && this.link !== null && this.#deliver(message, subs) !== 'blocked') return true
+    if (this.#queued.length >= maxQueuedMessages) {
+      if (!this.#queueOverflowWarned) {
+        this.#queueOverflowWarned = true
+        this.#host.logger.warn(
+          { clientId: this.clientId, queued: this.#queued.length },
+          'session queue full: retained and shared-subscription messages are being dropped',
+        )
+      }
+      return false
+    }
+    this.#queued.push({ message, subs })
+    return true
+  }
+
+  /** Takes back the queued messages of shared subscriptions (when the session ends, for other members). */
+  takeQueuedShared(): Array<{ message: OutgoingMessage; sub: Subscription }> {
+    const shared: Array<{ message: OutgoingMessage; sub: Subscription }> = []
+    for (const { message, subs } of this.#queued) {
+      const sub = subs[0]
+      if (sub !== undefined && sub.shareName !== null) shared.push({ message, sub })
+    }
+    this.#queued = []
+    return shared
+  }
+
+  #drainQueued(): void {
+    while (this.link !== null) {
+      const next = this.#queued[0]
+      if (next === undefined) {
+        this.#queueOverflowWarned = false
+        return
+      }
+      if (this.#deliver(next.message, next.subs) === 'blocked') return
+      this.#queued.shift()
+    }
+  }
+
   schedulePump(): void {
+    if (this.#queued.length > 0) this.#drainQueued()
     if (this.#pumpScheduled || this.live || this.link === null) return
     this.#pumpScheduled = true
     setImmediate(() => {
@@ -153,7 +208,7 @@ export class Session {
     const host = this.#host
     let examined = 0
     while (this.link !== null && !this.live) {
-      if (!this.#canSend()) return
+      if (!this.#canSend() || this.#queued.length > 0) return
       const partition = this.#nextBehindPartition()
       if (partition === undefined) {
         // Caught up: committed records were all read, and the next commit reaches us through the router.
@@ -344,13 +399,29 @@ export class Session {
     return true
   }
 
-  /** PUBREC: the client has the QoS 2 message; answer PUBREL and remember that we did. */
-  receivedOutgoing(packetId: number): boolean {
+  /**
+   * PUBREC: the client has the QoS 2 message; `release` sends PUBREL. A persistent session commits the
+   * new state first: after kill -9 it must resend PUBREL (harmless), not the PUBLISH, which a client
+   * that already got PUBREL and completed would take for a new message, a duplicate.
+   */
+  receivedOutgoing(packetId: number, release: () => void): boolean {
     const entry = this.inflight.get(packetId)
     if (entry === undefined || entry.qos !== 2) return false
     entry.state = 'pubrel'
     entry.message = undefined
-    if (this.persistent) this.#host.writeLater(() => this.#host.sessionStore.markPubrel(this.clientId, packetId))
+    if (!this.persistent) {
+      release()
+      return true
+    }
+    const host = this.#host
+    host.store.enqueueWrite(
+      () => host.sessionStore.markPubrel(this.clientId, packetId),
+      host.durability,
+      (error) => {
+        if (error === null) release()
+        else this.link?.fail(0x80, `session state could not be saved: ${error.message}`)
+      },
+    )
     return true
   }
 

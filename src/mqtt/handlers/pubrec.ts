@@ -13,6 +13,7 @@ export function handlePubrec(connection: MqttConnection, packet: IPubrecPacket):
     session.abandonOutgoing(packetId)
     return
   }
-  const known = session.receivedOutgoing(packetId)
-  sendAck(connection, 'pubrel', packetId, known ? ReasonCode.SUCCESS : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND)
+  // A persistent session sends PUBREL only once the PUBREC is committed (see Session.receivedOutgoing).
+  const known = session.receivedOutgoing(packetId, () => sendAck(connection, 'pubrel', packetId, ReasonCode.SUCCESS))
+  if (!known) sendAck(connection, 'pubrel', packetId, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND)
 }

@@ -47,7 +47,8 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
       granted.push(v5 ? ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR : SUBACK_FAILURE_V3)
       continue
     }
-    const existed = session.subscriptions.has(filter)
+    const previous = session.subscriptions.get(filter)
+    const existed = previous !== undefined
     const sub: Subscription = {
       filter,
       matchFilter: shared?.filter ?? filter,
@@ -56,7 +57,9 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
       noLocal: v5 && requested.nl === true,
       retainAsPublished: v5 && requested.rap === true,
       retainHandling: v5 ? (requested.rh ?? 0) : 0,
-      fromOffsets: frontEnd.routedEnds(),
+      // [MQTT-3.8.4-3] replacing a subscription must not interrupt its flow: a resumed session that
+      // subscribes again (most clients do) still gets the backlog its cursors have not reached yet.
+      fromOffsets: previous?.fromOffsets ?? frontEnd.routedEnds(),
     }
     if (subscriptionId !== undefined) sub.subscriptionId = subscriptionId
     if (replayStart !== undefined) sub.replay = true
@@ -72,8 +75,14 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
   }
 
   const suback: ISubackPacket = { cmd: 'suback', messageId: packet.messageId ?? 0, granted }
-  connection.write(suback)
-  for (const { sub, messages } of retainedToSend) for (const m of messages) session.offerUnlogged(m, [sub])
+  // A persistent session's subscriptions are committed before SUBACK: a kill -9 right after it must not
+  // lose them, as the client, told at reconnect that its session is present, would not subscribe again.
+  // Enqueued before the retained deliveries below, so SUBACK still goes out first.
+  frontEnd.saveSession(session, (error) => {
+    if (error === null) connection.write(suback)
+    else connection.fail(ReasonCode.UNSPECIFIED_ERROR, `session state could not be saved: ${error.message}`)
+  })
+  // Queued, not best effort: more retained messages than the client's window must still all arrive.
+  for (const { sub, messages } of retainedToSend) for (const m of messages) session.offerQueued(m, [sub])
   for (const { sub, offsets } of replays) session.replayFrom(sub, offsets)
-  frontEnd.saveSession(session)
 }

@@ -14,6 +14,9 @@ export function handleUnsubscribe(connection: MqttConnection, packet: IUnsubscri
   })
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId ?? 0, granted: reasons }
   if (connection.protocolVersion !== 5) unsuback.granted = []
-  connection.write(unsuback)
-  frontEnd.saveSession(session)
+  // Committed before UNSUBACK, as for SUBACK: a kill -9 right after it must not bring the subscription back.
+  frontEnd.saveSession(session, (error) => {
+    if (error === null) connection.write(unsuback)
+    else connection.fail(ReasonCode.UNSPECIFIED_ERROR, `session state could not be saved: ${error.message}`)
+  })
 }
