@@ -15,7 +15,13 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'Only gateway/ reads the environment.' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: 'Only gateway/ reads the environment.',
+        },
+      ],
     },
   },
   {
@@ -27,7 +33,10 @@ export default tseslint.config(
         { object: 'process', property: 'exit', message: 'src/ is a library: return or throw instead.' },
         { object: 'process', property: 'env', message: 'src/ is a library: take options instead.' },
       ],
-      'no-restricted-imports': ['error', { paths: [{ name: 'kafkajs', message: 'Only the mirror sink may import kafkajs.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'kafkajs', message: 'Only the mirror sink may import kafkajs.' }] },
+      ],
     },
   },
   {
@@ -35,7 +44,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/mqtt/**', '**/native/**', '**/mirror/**', '**/http/**'], message: 'src/log depends on nothing protocol-related.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/mqtt/**', '**/native/**', '**/mirror/**', '**/http/**'],
+              message: 'src/log depends on nothing protocol-related.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -58,7 +58,8 @@ describe('retention - by age', () => {
     store.createStream('s', { retentionMs: 10 * 60 * second })
     const t0 = clock.now()
     // One record every 2 minutes: 20 records in 40 minutes, far fewer than a 1024-record segment.
-    for (let i = 0; i < 20; i++) await store.append('s', 0, [{ value: bytes(String(i)), timestamp: t0 + i * 120 * second }])
+    for (let i = 0; i < 20; i++)
+      await store.append('s', 0, [{ value: bytes(String(i)), timestamp: t0 + i * 120 * second }])
     clock.set(t0 + 40 * 60 * second)
     await store.runMaintenance()
     // Records older than 10 minutes (0..14, stamped up to minute 28) are gone; 15.. (minute 30 on) stay.
