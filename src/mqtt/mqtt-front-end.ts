@@ -15,6 +15,7 @@ import { defaultMqttOptions, type MqttOptions } from './options.ts'
 import { RetainedStore } from './retained.ts'
 import { SessionStore } from './session-store.ts'
 import { Session, toStoredSubscription, type Subscription } from './session.ts'
+import { SharedGroup } from './shared-group.ts'
 import { SysTopics } from './sys-topics.ts'
 
 export interface AuthRequest {
@@ -38,13 +39,6 @@ export interface MqttFrontEndOptions {
 interface SubscriptionEntry {
   session: Session
   sub: Subscription
-}
-
-/** `$share/<name>/<filter>`: each message goes to one connected member, in turn [MQTT-4.8.2-?]. */
-interface SharedGroup {
-  key: string
-  members: SubscriptionEntry[]
-  next: number
 }
 
 const neverExpires = 0xffffffff
@@ -84,6 +78,8 @@ export class MqttFrontEnd implements DeliveryHost {
   readonly #willTimers = new Map<string, TimerHandle>()
   readonly #unwatch: Array<() => void> = []
   readonly #sys: SysTopics
+  /** Cursors of shared groups read at start, taken by each group as its first member re-registers. */
+  readonly #storedGroupCursors: Map<string, number[]>
   #closing = false
   #durability: Durability = 'fsync'
 
@@ -102,6 +98,7 @@ export class MqttFrontEnd implements DeliveryHost {
     this.#unwatch.push(this.store.watchAppends(this.sessionStream, (batch) => this.#route(batch)))
     this.sessionStore = new SessionStore(this.store.database)
     this.retained = new RetainedStore(this.store.database)
+    this.#storedGroupCursors = this.sessionStore.loadSharedGroups()
     this.#restoreSessions()
     this.#sys = new SysTopics(this)
   }
@@ -244,33 +241,26 @@ export class MqttFrontEnd implements DeliveryHost {
         else session.offerUnlogged(message, subs)
       }
     }
-    for (const group of this.#sharedTrie.match(message.topic)) this.#offerShared(group, message)
-  }
-
-  #offerShared(group: SharedGroup, message: OutgoingMessage): void {
-    const count = group.members.length
-    // A member that can take it now; else one that takes it once it has room (a busy connected member
-    // before a disconnected persistent one): a message is not dropped because every window is full.
-    for (const pass of ['now', 'connected', 'any'] as const) {
-      for (let i = 0; i < count; i++) {
-        const member = group.members[(group.next + i) % count] as SubscriptionEntry
-        const session = member.session
-        const taken =
-          pass === 'now'
-            ? session.offerUnlogged(message, [member.sub])
-            : (pass === 'any' || session.link !== null) && session.offerQueued(message, [member.sub])
-        if (taken) {
-          group.next = (group.next + i + 1) % count
-          return
-        }
-      }
+    // A shared group takes a logged record now or reads it from the log later, when a member has room.
+    for (const group of this.#sharedTrie.match(message.topic)) {
+      if (logged) group.offerLive(message)
+      else if (!group.offerUnlogged(message)) this.counters.sharedUndelivered++
     }
-    this.counters.sharedUndelivered++
   }
 
   // ---- subscriptions ----
 
   addSubscription(session: Session, sub: Subscription): void {
+    const previous = session.subscriptions.get(sub.filter)
+    const member = previous?.group?.members.find((m) => m.session === session)
+    if (previous?.group !== undefined && !previous.group.closed && member !== undefined) {
+      // The same shared filter again: the member's subscription is replaced, the group keeps its place.
+      session.subscriptions.set(sub.filter, sub)
+      sub.group = previous.group
+      member.sub = sub
+      sub.group.schedulePump()
+      return
+    }
     this.removeSubscription(session, sub.filter)
     session.subscriptions.set(sub.filter, sub)
     const entry = { session, sub }
@@ -281,11 +271,16 @@ export class MqttFrontEnd implements DeliveryHost {
     const key = `${sub.shareName}/${sub.matchFilter}`
     let group = this.#sharedGroups.get(key)
     if (group === undefined) {
-      group = { key, members: [], next: 0 }
+      const stored = this.#storedGroupCursors.get(key)
+      this.#storedGroupCursors.delete(key)
+      group = new SharedGroup(this, key, sub.matchFilter, stored)
       this.#sharedGroups.set(key, group)
       this.#sharedTrie.add(sub.matchFilter, group)
+      if (stored === undefined) group.saveSoon()
     }
+    sub.group = group
     group.members.push(entry)
+    group.schedulePump()
   }
 
   removeSubscription(session: Session, filter: string): boolean {
@@ -303,6 +298,7 @@ export class MqttFrontEnd implements DeliveryHost {
       if (group.members.length === 0) {
         this.#sharedGroups.delete(key)
         this.#sharedTrie.remove(sub.matchFilter, group)
+        group.close()
       } else group.next %= group.members.length
     }
     return true
@@ -365,7 +361,11 @@ export class MqttFrontEnd implements DeliveryHost {
       disconnectedMs: session.disconnectedMs,
     })
     this.store.enqueueWrite(
-      () => this.sessionStore.saveSession(stored()),
+      () => {
+        this.sessionStore.saveSession(stored())
+        // A member's shared groups are saved with it: a restored member finds its group's cursor.
+        for (const sub of session.subscriptions.values()) sub.group?.saveNow()
+      },
       this.durability,
       (error) => {
         if (error !== null) this.logger.warn({ err: error, clientId }, 'session could not be saved')
@@ -411,12 +411,11 @@ export class MqttFrontEnd implements DeliveryHost {
   }
 
   #destroySession(session: Session): void {
+    // Shared-subscription messages it was sent and did not acknowledge go to the group's other
+    // members (a group left without members is closed and drops them) [MQTT-4.8.2-?].
+    const unacknowledged = session.takeInflightShared()
     for (const filter of [...session.subscriptions.keys()]) this.removeSubscription(session, filter)
-    // Shared-subscription messages it still owed go to the group's other members [MQTT-4.8.2-?].
-    for (const { message, sub } of session.takeQueuedShared()) {
-      const group = this.#sharedGroups.get(`${sub.shareName}/${sub.matchFilter}`)
-      if (group !== undefined) this.#offerShared(group, message)
-    }
+    for (const { message, token } of unacknowledged) token.group.giveBack(message, token)
     this.sessions.delete(session.clientId)
     this.#cancelTimer(this.#expiryTimers, session.clientId)
     const clientId = session.clientId
@@ -437,6 +436,10 @@ export class MqttFrontEnd implements DeliveryHost {
       for (const s of stored.subscriptions) this.addSubscription(session, subscriptionFromStored(s))
       this.#armExpiry(session)
     }
+    for (const session of this.sessions.values()) session.bindRestoredShares((key) => this.#sharedGroups.get(key))
+    // Rows of groups that no restored session is a member of any more.
+    for (const key of this.#storedGroupCursors.keys()) this.writeLater(() => this.sessionStore.deleteSharedGroup(key))
+    this.#storedGroupCursors.clear()
     if (this.sessions.size > 0) this.logger.info({ sessions: this.sessions.size }, 'persistent sessions restored')
   }
 
@@ -491,6 +494,16 @@ export class MqttFrontEnd implements DeliveryHost {
     for (const connection of [...this.#connections]) connection.close(0x8b, 'server shutting down')
     for (const timer of [...this.#expiryTimers.values(), ...this.#willTimers.values()]) this.clock.clearTimeout(timer)
     for (const unwatch of this.#unwatch) unwatch()
+    // Shared groups' cursors, so a clean restart re-reads as little as possible.
+    this.store.enqueueWrite(
+      () => {
+        for (const group of this.#sharedGroups.values()) group.saveNow()
+      },
+      this.durability,
+      (error) => {
+        if (error !== null) this.logger.warn({ err: error }, 'shared subscription cursors could not be saved')
+      },
+    )
     await this.store.flush()
   }
 }

@@ -22,6 +22,8 @@ export interface StoredInflight {
   qos: QoS
   /** `publish`: PUBLISH sent, awaiting PUBACK/PUBREC. `pubrel`: PUBREL sent, awaiting PUBCOMP. */
   state: 'publish' | 'pubrel'
+  /** Sent for a shared subscription: its group's key, so that it goes back to the group if the session ends. */
+  shareKey?: string
 }
 
 export interface StoredSession {
@@ -51,6 +53,8 @@ export class SessionStore {
   readonly #insertQos2: Database.Statement
   readonly #deleteQos2: Database.Statement
   readonly #saveCursors: Database.Statement
+  readonly #saveGroup: Database.Statement
+  readonly #deleteGroup: Database.Statement
 
   constructor(db: SqliteDatabase) {
     this.#db = db
@@ -73,7 +77,14 @@ export class SessionStore {
         client_id TEXT NOT NULL, packet_id INTEGER NOT NULL,
         PRIMARY KEY (client_id, packet_id)
       ) STRICT, WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS mqtt_shared_group (
+        key     TEXT PRIMARY KEY,
+        cursors TEXT NOT NULL
+      ) STRICT;
     `)
+    // Databases created before shared groups were log consumers lack the column.
+    const inflightColumns = db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('mqtt_inflight')
+    if (!inflightColumns.includes('share_key')) db.exec('ALTER TABLE mqtt_inflight ADD COLUMN share_key TEXT')
     this.#upsert = db.prepare(
       `INSERT OR REPLACE INTO mqtt_session (client_id, protocol_version, expiry_sec, subscriptions, cursors, next_packet_id, disconnected_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -82,13 +93,24 @@ export class SessionStore {
       db.prepare(`DELETE FROM ${t} WHERE client_id = ?`),
     )
     this.#insertInflight = db.prepare(
-      'INSERT OR REPLACE INTO mqtt_inflight (client_id, packet_id, partition, offset, qos, state) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO mqtt_inflight (client_id, packet_id, partition, offset, qos, state, share_key) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
     this.#updateInflight = db.prepare('UPDATE mqtt_inflight SET state = ? WHERE client_id = ? AND packet_id = ?')
     this.#deleteInflight = db.prepare('DELETE FROM mqtt_inflight WHERE client_id = ? AND packet_id = ?')
     this.#insertQos2 = db.prepare('INSERT OR IGNORE INTO mqtt_qos2_received (client_id, packet_id) VALUES (?, ?)')
     this.#deleteQos2 = db.prepare('DELETE FROM mqtt_qos2_received WHERE client_id = ? AND packet_id = ?')
     this.#saveCursors = db.prepare('UPDATE mqtt_session SET cursors = ?, next_packet_id = ? WHERE client_id = ?')
+    this.#saveGroup = db.prepare('INSERT OR REPLACE INTO mqtt_shared_group (key, cursors) VALUES (?, ?)')
+    this.#deleteGroup = db.prepare('DELETE FROM mqtt_shared_group WHERE key = ?')
+  }
+
+  /** Shared-subscription groups (`<share name>/<filter>`) and their cursors in the session stream. */
+  loadSharedGroups(): Map<string, number[]> {
+    const rows = this.#db.prepare('SELECT key, cursors FROM mqtt_shared_group').all() as Array<{
+      key: string
+      cursors: string
+    }>
+    return new Map(rows.map((r) => [r.key, JSON.parse(r.cursors) as number[]]))
   }
 
   loadAll(): StoredSession[] {
@@ -118,14 +140,19 @@ export class SessionStore {
           offset: number
           qos: QoS
           state: string
+          share_key: string | null
         }>
-      ).map((i) => ({
-        packetId: i.packet_id,
-        partition: i.partition,
-        offset: i.offset,
-        qos: i.qos,
-        state: i.state === 'pubrel' ? 'pubrel' : 'publish',
-      })),
+      ).map((i) => {
+        const row: StoredInflight = {
+          packetId: i.packet_id,
+          partition: i.partition,
+          offset: i.offset,
+          qos: i.qos,
+          state: i.state === 'pubrel' ? 'pubrel' : 'publish',
+        }
+        if (i.share_key !== null) row.shareKey = i.share_key
+        return row
+      }),
       qos2Received: qos2.all(r.client_id) as number[],
     }))
   }
@@ -148,12 +175,20 @@ export class SessionStore {
     this.#saveCursors.run(JSON.stringify(cursors), nextPacketId, clientId)
   }
 
+  saveSharedGroup(key: string, cursors: readonly number[]): void {
+    this.#saveGroup.run(key, JSON.stringify(cursors))
+  }
+
+  deleteSharedGroup(key: string): void {
+    this.#deleteGroup.run(key)
+  }
+
   deleteSession(clientId: string): void {
     for (const statement of this.#delete) statement.run(clientId)
   }
 
   addInflight(clientId: string, i: StoredInflight): void {
-    this.#insertInflight.run(clientId, i.packetId, i.partition, i.offset, i.qos, i.state)
+    this.#insertInflight.run(clientId, i.packetId, i.partition, i.offset, i.qos, i.state, i.shareKey ?? null)
   }
 
   markPubrel(clientId: string, packetId: number): void {

@@ -5,11 +5,14 @@ import type { DeliveryHost } from './delivery-host.ts'
 import { messageToPublish, recordToMessage, remainingExpirySec, type OutgoingMessage } from './message.ts'
 import { timestampUserProperty } from './replay.ts'
 import type { StoredInflight, StoredSubscription } from './session-store.ts'
+import type { SharedGroup, ShareToken } from './shared-group.ts'
 
 export interface Subscription extends StoredSubscription {
   /** The filter matched against topics (without a `$share/<name>/` prefix). */
   matchFilter: string
   shareName: string | null
+  /** The group of a `$share/<name>/<filter>` subscription (memory only). */
+  group?: SharedGroup
 }
 
 /** What a session needs from the connection it is attached to. */
@@ -29,12 +32,14 @@ export interface SessionLink {
 interface Inflight extends StoredInflight {
   /** Kept while the broker runs so a resend needs no read; after a restart it is read back from the log. */
   message: OutgoingMessage | undefined
+  /** A shared-subscription message: its group, which keeps it until this session holds it for good. */
+  share?: ShareToken | undefined
 }
 
 const maxPacketId = 65_535
 /** Records one pump turn examines before yielding, so a long catch-up never starves other connections. */
 const pumpTurnRecords = 2_000
-/** Messages a session may hold outside the log (see #queued); beyond this they are dropped with a warning. */
+/** Retained copies a session may hold outside the log (see #queued); beyond this they are dropped with a warning. */
 const maxQueuedMessages = 50_000
 
 /**
@@ -67,12 +72,13 @@ export class Session {
   #pumpScheduled = false
   #staged: IPublishPacket[] = []
   #stagedRows: StoredInflight[] = []
+  #stagedShares: ShareToken[] = []
   #stageOpen = false
   /**
-   * Messages that are not read from the log by this session but that it must still deliver: retained
-   * copies sent at SUBSCRIBE and shared-subscription messages assigned to it. When the window or the
-   * socket is full they wait here, in order, and go out before anything else as room frees up. Memory
-   * only: they do not survive a broker restart.
+   * Retained copies sent at SUBSCRIBE: not read from the log by this session, but it must still
+   * deliver them. When the window or the socket is full they wait here, in order, and go out before
+   * anything else as room frees up. Memory only: they do not survive a broker restart.
+   * (Shared-subscription messages are not kept here: their group reads them from the log.)
    */
   #queued: Array<{ message: OutgoingMessage; subs: readonly Subscription[] }> = []
   #queueOverflowWarned = false
@@ -97,6 +103,14 @@ export class Session {
 
   restoreInflight(rows: readonly StoredInflight[]): void {
     for (const row of rows) this.inflight.set(row.packetId, { ...row, message: undefined })
+  }
+
+  /** After a restart: restored in-flight shared messages find their group again (see takeInflightShared). */
+  bindRestoredShares(groupFor: (key: string) => SharedGroup | undefined): void {
+    for (const entry of this.inflight.values()) {
+      if (entry.shareKey === undefined || entry.share !== undefined || entry.state !== 'publish') continue
+      entry.share = groupFor(entry.shareKey)?.heldToken(entry.partition, entry.offset)
+    }
   }
 
   // ---- connection lifecycle ----
@@ -151,8 +165,8 @@ export class Session {
 
   /**
    * A message that is not in this session's log order but must not be lost (retained copies at
-   * SUBSCRIBE, shared-subscription messages): sent now if there is room, otherwise queued until there
-   * is, also while disconnected. False only when the queue is full and the message was dropped.
+   * SUBSCRIBE): sent now if there is room, otherwise queued until there is, also while disconnected.
+   * False only when the queue is full and the message was dropped.
    */
   offerQueued(message: OutgoingMessage, subs: readonly Subscription[]): boolean {
     if (this.#queued.length === 0 && this.link !== null && this.#deliver(message, subs) !== 'blocked') return true
@@ -161,7 +175,7 @@ export class Session {
         this.#queueOverflowWarned = true
         this.#host.logger.warn(
           { clientId: this.clientId, queued: this.#queued.length },
-          'session queue full: retained and shared-subscription messages are being dropped',
+          'session queue full: retained messages are being dropped',
         )
       }
       return false
@@ -170,15 +184,26 @@ export class Session {
     return true
   }
 
-  /** Takes back the queued messages of shared subscriptions (when the session ends, for other members). */
-  takeQueuedShared(): Array<{ message: OutgoingMessage; sub: Subscription }> {
-    const shared: Array<{ message: OutgoingMessage; sub: Subscription }> = []
-    for (const { message, subs } of this.#queued) {
-      const sub = subs[0]
-      if (sub !== undefined && sub.shareName !== null) shared.push({ message, sub })
+  /** A record of the session stream handed out by a shared group: taken only if there is room now. */
+  offerShared(message: OutgoingMessage, sub: Subscription, group: SharedGroup): 'sent' | 'skipped' | 'blocked' {
+    if (this.link === null || this.#queued.length > 0) return 'blocked'
+    return this.#deliver(message, [sub], false, group)
+  }
+
+  /**
+   * When the session ends: the shared-subscription messages it was sent and has not acknowledged
+   * (PUBLISH state), so their groups give them to other members.
+   */
+  takeInflightShared(): Array<{ message: OutgoingMessage; token: ShareToken }> {
+    const taken: Array<{ message: OutgoingMessage; token: ShareToken }> = []
+    for (const entry of this.inflight.values()) {
+      if (entry.share === undefined || entry.state !== 'publish') continue
+      const message = entry.message ?? this.#readBack(entry)
+      if (message !== undefined) taken.push({ message, token: entry.share })
+      else entry.share.group.settle(entry.share)
+      entry.share = undefined
     }
-    this.#queued = []
-    return shared
+    return taken
   }
 
   #drainQueued(): void {
@@ -195,6 +220,8 @@ export class Session {
 
   schedulePump(): void {
     if (this.#queued.length > 0) this.#drainQueued()
+    // The shared groups this session belongs to may have messages waiting for a member with room.
+    if (this.link !== null) for (const sub of this.subscriptions.values()) sub.group?.schedulePump()
     if (this.#pumpScheduled || this.live || this.link === null) return
     this.#pumpScheduled = true
     setImmediate(() => {
@@ -275,7 +302,12 @@ export class Session {
     return Math.min(this.#host.options.maxInflightOut, this.link?.clientReceiveMaximum ?? 0)
   }
 
-  #deliver(message: OutgoingMessage, subs: readonly Subscription[], fromLog = false): 'sent' | 'skipped' | 'blocked' {
+  #deliver(
+    message: OutgoingMessage,
+    subs: readonly Subscription[],
+    fromLog = false,
+    group?: SharedGroup,
+  ): 'sent' | 'skipped' | 'blocked' {
     const link = this.link
     if (link === null) return 'blocked'
     let qos: QoS = 0
@@ -310,12 +342,17 @@ export class Session {
       }
     }
     let row: StoredInflight | undefined
+    let share: ShareToken | undefined
     if (packetId !== undefined) {
       row = { packetId, partition: message.partition, offset: message.offset, qos, state: 'publish' }
-      this.inflight.set(packetId, { ...row, message })
+      if (group !== undefined && message.offset >= 0) {
+        share = group.handedOut(message.partition, message.offset)
+        row.shareKey = group.key
+      }
+      this.inflight.set(packetId, { ...row, message, share })
     }
     this.#host.counters.messagesSent++
-    this.#send(packet, message.offset >= 0 ? row : undefined)
+    this.#send(packet, message.offset >= 0 ? row : undefined, share)
     return 'sent'
   }
 
@@ -339,14 +376,19 @@ export class Session {
     })
   }
 
-  /** Non-persistent sessions send at once; persistent ones first commit the in-flight row and cursor. */
-  #send(packet: IPublishPacket, row: StoredInflight | undefined): void {
+  /**
+   * Non-persistent sessions send at once; persistent ones first commit the in-flight row and cursor,
+   * and for a shared-subscription message its group's cursor in the same commit: from then on the
+   * message is this session's (resent after a restart), so the group's persisted cursor may pass it.
+   */
+  #send(packet: IPublishPacket, row: StoredInflight | undefined, share?: ShareToken): void {
     if (!this.persistent) {
       this.#sendNow(packet)
       return
     }
     this.#staged.push(packet)
     if (row !== undefined) this.#stagedRows.push(row)
+    if (share !== undefined) this.#stagedShares.push(share)
     if (this.#stageOpen) return
     this.#stageOpen = true
     let packets: IPublishPacket[] = []
@@ -356,10 +398,18 @@ export class Session {
         this.#stageOpen = false
         packets = this.#staged
         const rows = this.#stagedRows
+        const shares = this.#stagedShares
         this.#staged = []
         this.#stagedRows = []
+        this.#stagedShares = []
         for (const r of rows) host.sessionStore.addInflight(this.clientId, r)
         host.sessionStore.saveCursors(this.clientId, this.currentCursors(), this.nextPacketId)
+        const groups = new Set<SharedGroup>()
+        for (const token of shares) {
+          token.group.settle(token)
+          groups.add(token.group)
+        }
+        for (const group of groups) group.saveNow()
       },
       host.durability,
       (error) => {
@@ -409,6 +459,7 @@ export class Session {
     if (entry === undefined || entry.qos !== 2) return false
     entry.state = 'pubrel'
     entry.message = undefined
+    this.#settleShare(entry)
     if (!this.persistent) {
       release()
       return true
@@ -433,8 +484,19 @@ export class Session {
   }
 
   #forgetInflight(packetId: number): void {
+    const entry = this.inflight.get(packetId)
+    if (entry !== undefined) this.#settleShare(entry)
     this.inflight.delete(packetId)
     if (this.persistent) this.#host.writeLater(() => this.#host.sessionStore.removeInflight(this.clientId, packetId))
+  }
+
+  /** The client has the shared-subscription message (or it was dropped): its group may move past it. */
+  #settleShare(entry: Inflight): void {
+    const share = entry.share
+    if (share === undefined) return
+    entry.share = undefined
+    share.group.settle(share)
+    share.group.saveSoon()
   }
 
   #readBack(entry: StoredInflight): OutgoingMessage | undefined {
