@@ -415,8 +415,8 @@ export class LogStore {
       // Later appends were queued after these offsets were handed out: they cannot commit either.
       const error = storageError(cause, `group commit of ${batch.length} append(s) and ${writes.length} write(s)`)
       this.#logger.error({ err: error, appends: batch.length, writes: writes.length }, 'group commit failed; refused')
-      for (const b of batch) b.callback(error)
-      for (const w of writes) w.callback(error)
+      for (const b of batch) this.#callBack(() => b.callback(error))
+      for (const w of writes) this.#callBack(() => w.callback(error))
       this.#maintenance.noteAppendFailure(error)
       this.#wakeFlushWaiters()
       return
@@ -430,17 +430,27 @@ export class LogStore {
     }
     this.#checkpointer.noteCommit(appendedBytes)
     this.#maintenance.noteCommit(appendedBytes)
-    writes.forEach((w, i) => w.callback(writeErrors[i] ?? null))
+    writes.forEach((w, i) => this.#callBack(() => w.callback(writeErrors[i] ?? null)))
     for (const b of batch) {
       const first = b.records[0] as EncodedRecord
-      b.callback(null, {
+      const result = {
         baseOffset: BigInt(b.baseOffset),
         lastOffset: BigInt(b.baseOffset + b.records.length - 1),
         timestamp: first.timestamp,
-      })
+      }
+      this.#callBack(() => b.callback(null, result))
     }
     if (this.#watchers.size > 0) this.#notifyWatchers(batch)
     this.#wakeFlushWaiters()
+  }
+
+  /** One failing callback must not keep the others of the same commit from hearing about it. */
+  #callBack(callback: () => void): void {
+    try {
+      callback()
+    } catch (err) {
+      this.#logger.error({ err }, 'append callback failed')
+    }
   }
 
   #runInSavepoint(work: () => void): BrokerError | null {

@@ -14,6 +14,7 @@ import { handlePubrel } from './handlers/pubrel.ts'
 import { handleSubscribe } from './handlers/subscribe.ts'
 import { handleUnsubscribe } from './handlers/unsubscribe.ts'
 import type { MqttFrontEnd } from './mqtt-front-end.ts'
+import { malformation, propertiesProblem } from './packet-checks.ts'
 import { PacketSizeGuard } from './packet-size-guard.ts'
 import { ReasonCode } from './reason-codes.ts'
 import type { Session, SessionLink } from './session.ts'
@@ -122,6 +123,8 @@ export class MqttConnection implements SessionLink {
   #onPacket(packet: Packet): void {
     if (this.state === ConnectionStates.CLOSED) return
     this.#lastPacketMs = this.frontEnd.clock.now()
+    const badProperty = propertiesProblem(packet)
+    if (badProperty !== undefined) return this.protocolFailure(ReasonCode.MALFORMED_PACKET, badProperty)
     if (this.state === ConnectionStates.CONNECTING) {
       this.#queued.push(packet)
       return
@@ -233,7 +236,15 @@ export class MqttConnection implements SessionLink {
   sendPublish(packet: IPublishPacket): boolean {
     if (this.state === ConnectionStates.CLOSED) return true
     if (this.clientTopicAliasMaximum > 0) this.#applyOutgoingAlias(packet)
-    const buffer = mqttPacket.generate(packet, { protocolVersion: this.protocolVersion })
+    let buffer: Buffer
+    try {
+      buffer = mqttPacket.generate(packet, { protocolVersion: this.protocolVersion })
+    } catch (err) {
+      // Dropped, not thrown: a stored message that cannot be encoded would otherwise crash the broker at
+      // every attempt to deliver it, restart after restart. (Incoming properties are checked since.)
+      this.logger.error({ err, topic: packet.topic }, 'delivery dropped: the message cannot be encoded')
+      return false
+    }
     // [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is discarded as if sent.
     if (buffer.length > this.clientMaxPacketBytes) {
       this.logger.debug(
@@ -333,30 +344,5 @@ export class MqttConnection implements SessionLink {
   refuse(): void {
     this.#shutdown()
     this.#socket.end(() => this.#socket.destroy())
-  }
-}
-
-function malformation(packet: Packet): string | undefined {
-  // [MQTT-2.2.1-3] a packet identifier is 1..65535, inside the packet.
-  const valid = (id: number | undefined): boolean => id !== undefined && Number.isInteger(id) && id >= 1 && id <= 65_535
-  const badId = `${packet.cmd} without a valid packet identifier`
-  switch (packet.cmd) {
-    case 'puback':
-    case 'pubrec':
-    case 'pubrel':
-    case 'pubcomp':
-      return (packet.length ?? 2) < 2 || !valid(packet.messageId) ? badId : undefined
-    case 'subscribe':
-      if (!valid(packet.messageId)) return badId
-      // [MQTT-3.8.3-3] at least one topic filter.
-      return packet.subscriptions.length === 0 ? 'SUBSCRIBE without a topic filter' : undefined
-    case 'unsubscribe':
-      if (!valid(packet.messageId)) return badId
-      // [MQTT-3.10.3-2] at least one topic filter.
-      return packet.unsubscriptions.length === 0 ? 'UNSUBSCRIBE without a topic filter' : undefined
-    case 'publish':
-      return packet.qos > 0 && !valid(packet.messageId) ? badId : undefined
-    default:
-      return undefined
   }
 }

@@ -13,8 +13,10 @@ export function handlePubrel(connection: MqttConnection, packet: IPubrelPacket):
   if (session === null) return
   const packetId = packet.messageId ?? 0
   const known = session.qos2Received.delete(packetId)
-  const complete = (): void =>
-    sendAck(connection, 'pubcomp', packetId, known ? ReasonCode.SUCCESS : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND)
+  // An unknown id is answered with success too (as mosquitto does): it is a PUBREL resent after a
+  // restart of a non-persistent session, whose message was stored before PUBREC; 0x92 would make the
+  // client report a failure for a delivered message, and an application might publish it again.
+  const complete = (): void => sendAck(connection, 'pubcomp', packetId, ReasonCode.SUCCESS)
   if (!known) return complete()
   connection.incomingUnacked--
   if (!session.persistent) return complete()

@@ -325,3 +325,19 @@ describe('append - record contents', () => {
     expect(info?.bytes).toBeGreaterThan(5 + 1 + 2)
   })
 })
+
+describe('append - callbacks', () => {
+  test('append - a callback that throws does not keep the others of the same commit from running', async () => {
+    const { store } = openTempStore()
+    store.createStream('s')
+    const results: string[] = []
+    store.appendWithCallback('s', 0, [{ value: new Uint8Array([1]) }], () => {
+      throw new Error('a broken front end')
+    })
+    store.appendWithCallback('s', 0, [{ value: new Uint8Array([2]) }], (error, result) => {
+      results.push(error === null ? `ok ${result?.baseOffset}` : 'failed')
+    })
+    await store.flush()
+    expect(results).toEqual(['ok 1'])
+  })
+})
