@@ -14,10 +14,12 @@ import { handlePubrel } from './handlers/pubrel.ts'
 import { handleSubscribe } from './handlers/subscribe.ts'
 import { handleUnsubscribe } from './handlers/unsubscribe.ts'
 import type { MqttFrontEnd } from './mqtt-front-end.ts'
+import { outgoingUserProperties } from './message.ts'
 import { malformation, propertiesProblem } from './packet-checks.ts'
 import { PacketSizeGuard } from './packet-size-guard.ts'
 import { ReasonCode } from './reason-codes.ts'
 import type { Session, SessionLink } from './session.ts'
+import { recordUserPropertyOrder, spliceUserProperties } from './user-properties.ts'
 
 export const ConnectionStates = {
   AWAITING_CONNECT: 'awaiting-connect',
@@ -85,6 +87,7 @@ export class MqttConnection implements SessionLink {
     this.#socket = socket
     this.#guard = new PacketSizeGuard(frontEnd.options.maxPacketBytes)
     this.#lastPacketMs = frontEnd.clock.now()
+    recordUserPropertyOrder(this.#parser)
     this.#parser.on('packet', (packet: Packet) => this.#onPacket(packet))
     this.#parser.on('error', (err: Error) => this.protocolFailure(ReasonCode.MALFORMED_PACKET, err.message))
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
@@ -239,6 +242,8 @@ export class MqttConnection implements SessionLink {
     let buffer: Buffer
     try {
       buffer = mqttPacket.generate(packet, { protocolVersion: this.protocolVersion })
+      const userProperties = this.protocolVersion === 5 ? outgoingUserProperties(packet) : undefined
+      if (userProperties !== undefined) buffer = spliceUserProperties(buffer, userProperties)
     } catch (err) {
       // Dropped, not thrown: a stored message that cannot be encoded would otherwise crash the broker at
       // every attempt to deliver it, restart after restart. (Incoming properties are checked since.)

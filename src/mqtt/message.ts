@@ -1,5 +1,6 @@
 import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet'
 import type { LogRecord, RecordHeader, RecordInput } from '../log/types.ts'
+import { orderedUserProperties, userPropertyPairsOf, type UserPropertyPair } from './user-properties.ts'
 
 /**
  * How an MQTT PUBLISH is kept in the log: key = the MQTT topic (UTF-8), value = the payload,
@@ -55,7 +56,9 @@ export function publishToRecord(
   if (props.contentType !== undefined) meta.ct = props.contentType
   if (props.responseTopic !== undefined) meta.rt = props.responseTopic
   if (props.correlationData !== undefined) meta.cd = props.correlationData
-  if (props.userProperties !== undefined) record.headers = userPropertiesToHeaders(props.userProperties)
+  const ordered = userPropertyPairsOf(props)
+  if (ordered !== undefined) record.headers = ordered.map(([key, value]) => ({ key, value: textEncoder.encode(value) }))
+  else if (props.userProperties !== undefined) record.headers = userPropertiesToHeaders(props.userProperties)
   return record
 }
 
@@ -89,7 +92,17 @@ export interface DeliveryOptions {
   subscriptionIds: readonly number[]
   protocolVersion: number
   remainingExpirySec: number | undefined
-  extraUserProperties?: UserProperties
+}
+
+/** Ordered user properties of an outgoing PUBLISH, spliced in by the connection (see user-properties.ts). */
+export function outgoingUserProperties(packet: IPublishPacket): UserPropertyPair[] | undefined {
+  return (packet as { [orderedUserProperties]?: UserPropertyPair[] })[orderedUserProperties]
+}
+
+export function addUserProperty(packet: IPublishPacket, key: string, value: string): void {
+  const pairs = outgoingUserProperties(packet)
+  if (pairs !== undefined) pairs.push([key, value])
+  else Object.defineProperty(packet, orderedUserProperties, { value: [[key, value]], enumerable: false })
 }
 
 export function messageToPublish(message: OutgoingMessage, o: DeliveryOptions): IPublishPacket {
@@ -111,9 +124,8 @@ export function messageToPublish(message: OutgoingMessage, o: DeliveryOptions): 
   if (m.ct !== undefined) props.contentType = m.ct
   if (m.rt !== undefined) props.responseTopic = m.rt
   if (m.cd !== undefined) props.correlationData = Buffer.from(m.cd)
-  if (message.headers.length > 0 || o.extraUserProperties !== undefined) {
-    props.userProperties = { ...headersToUserProperties(message.headers), ...o.extraUserProperties }
-  }
+  // [MQTT-3.3.2-17] [MQTT-3.3.2-18] forwarded unaltered and in order: spliced in when the packet is encoded.
+  for (const { key, value } of message.headers) addUserProperty(packet, key, textDecoder.decode(value))
   // [MQTT-3.3.4-3] every matching subscription's identifier, in one delivery.
   if (o.subscriptionIds.length === 1) props.subscriptionIdentifier = o.subscriptionIds[0] as number
   else if (o.subscriptionIds.length > 1) props.subscriptionIdentifier = [...o.subscriptionIds]
@@ -127,18 +139,6 @@ function userPropertiesToHeaders(props: UserProperties): RecordHeader[] {
     for (const v of Array.isArray(value) ? value : [value]) headers.push({ key, value: textEncoder.encode(v) })
   }
   return headers
-}
-
-function headersToUserProperties(headers: readonly RecordHeader[]): UserProperties {
-  const props: Record<string, string | string[]> = {}
-  for (const { key, value } of headers) {
-    const text = textDecoder.decode(value)
-    const existing = props[key]
-    if (existing === undefined) props[key] = text
-    else if (Array.isArray(existing)) existing.push(text)
-    else props[key] = [existing, text]
-  }
-  return props
 }
 
 function isMqttMeta(meta: unknown): meta is MqttRecordMeta {

@@ -2,7 +2,13 @@ import type { IPublishPacket, QoS } from 'mqtt-packet'
 import { hasErrorCode } from '../errors.ts'
 import { topicMatchesFilter } from '../topics/topics.ts'
 import type { DeliveryHost } from './delivery-host.ts'
-import { messageToPublish, recordToMessage, remainingExpirySec, type OutgoingMessage } from './message.ts'
+import {
+  addUserProperty,
+  messageToPublish,
+  recordToMessage,
+  remainingExpirySec,
+  type OutgoingMessage,
+} from './message.ts'
 import { timestampUserProperty } from './replay.ts'
 import type { StoredInflight, StoredSubscription } from './session-store.ts'
 import type { SharedGroup, ShareToken } from './shared-group.ts'
@@ -334,13 +340,8 @@ export class Session {
     // [MQTT-3.3.1-12] [MQTT-3.3.1-13] retain flag forwarded only with Retain As Published.
     const retain = message.offset < 0 ? message.retain : retainAsPublished && message.retain
     const packet = this.#publishPacket(message, qos, retain, subscriptionIds, packetId, false, expiry)
-    if (replayed && link.protocolVersion === 5) {
-      packet.properties = { ...packet.properties }
-      packet.properties.userProperties = {
-        ...packet.properties.userProperties,
-        [timestampUserProperty]: String(message.timestamp),
-      }
-    }
+    if (replayed && link.protocolVersion === 5)
+      addUserProperty(packet, timestampUserProperty, String(message.timestamp))
     let row: StoredInflight | undefined
     let share: ShareToken | undefined
     if (packetId !== undefined) {
