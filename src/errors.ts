@@ -17,6 +17,8 @@ export const errorCodes = [
   'CAIRN_STORAGE_FULL',
   'CAIRN_STORAGE_BUSY',
   'CAIRN_STORE_CLOSED',
+  'CAIRN_FRAME_TOO_LARGE',
+  'CAIRN_FRAME_MALFORMED',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
