@@ -1,7 +1,7 @@
 import type { IPublishPacket, QoS } from 'mqtt-packet'
-import { hasErrorCode } from '../errors.ts'
 import { topicMatchesFilter } from '../topics/topics.ts'
 import type { DeliveryHost } from './delivery-host.ts'
+import { readFromCursors } from './log-cursor.ts'
 import {
   addUserProperty,
   messageToPublish,
@@ -43,8 +43,6 @@ interface Inflight extends StoredInflight {
 }
 
 const maxPacketId = 65_535
-/** Records one pump turn examines before yielding, so a long catch-up never starves other connections. */
-const pumpTurnRecords = 2_000
 /** Retained copies a session may hold outside the log (see #queued); beyond this they are dropped with a warning. */
 const maxQueuedMessages = 50_000
 
@@ -238,55 +236,21 @@ export class Session {
 
   /** Reads the session stream from the cursors and delivers what matches, until caught up or blocked. */
   #pump(): void {
-    const host = this.#host
-    let examined = 0
-    while (this.link !== null && !this.live) {
-      if (!this.#canSend() || this.#queued.length > 0) return
-      const partition = this.#nextBehindPartition()
-      if (partition === undefined) {
-        // Caught up: committed records were all read, and the next commit reaches us through the router.
-        this.live = true
-        return
-      }
-      const from = this.cursors[partition] as number
-      let read
-      try {
-        read = host.store.read(host.sessionStream, partition, BigInt(from), { maxRecords: 256 })
-      } catch (error) {
-        if (hasErrorCode(error, 'CAIRN_OFFSET_OUT_OF_RANGE')) {
-          this.#skipTo(partition, Number(host.store.earliestOffset(host.sessionStream, partition)))
-          continue
-        }
-        throw error
-      }
-      for (const record of read.records) {
-        const offset = Number(record.offset)
-        const message = recordToMessage(record, partition)
-        const subs = message === undefined ? [] : this.#matchOwn(message.topic, partition, offset)
-        if (message !== undefined && subs.length > 0 && this.#deliver(message, subs, true) === 'blocked') {
-          this.cursors[partition] = offset
-          return
-        }
-        this.cursors[partition] = offset + 1
-      }
-      if (read.records.length === 0) this.cursors[partition] = Number(read.nextOffset)
-      examined += read.records.length + 1
-      if (examined >= pumpTurnRecords) {
-        this.schedulePump()
-        return
-      }
-    }
-  }
-
-  #nextBehindPartition(): number | undefined {
-    const ends = this.#host.logEnds()
-    for (let p = 0; p < ends.length; p++) {
-      const cursor = this.cursors[p] ?? 0
-      if (cursor > (ends[p] as number))
-        this.cursors[p] = ends[p] as number // stream recreated under us
-      else if (cursor < (ends[p] as number)) return p
-    }
-    return undefined
+    if (this.link === null || this.live) return
+    const outcome = readFromCursors(
+      this.#host,
+      this.cursors,
+      () => this.#canSend() && this.#queued.length === 0,
+      (message, partition, offset) => {
+        if (message === undefined) return true
+        const subs = this.#matchOwn(message.topic, partition, offset)
+        return subs.length === 0 || this.#deliver(message, subs, true) !== 'blocked'
+      },
+      (partition, from, to) => this.#noteSkipped(partition, from, to),
+    )
+    // Caught up: committed records were all read, and the next commit reaches us through the router.
+    if (outcome === 'caught-up') this.live = true
+    else if (outcome === 'yield') this.schedulePump()
   }
 
   #matchOwn(topic: string, partition: number, offset: number): Subscription[] {
@@ -521,22 +485,20 @@ export class Session {
     const max = this.#host.options.maxOfflineRecords
     for (let p = 0; p < ends.length; p++) {
       const end = ends[p] as number
-      const cursor = this.cursors[p] ?? end
-      if (end - cursor > max) this.#skipTo(p, end - max)
-      else this.cursors[p] = cursor
+      // A partition added after the cursors were saved holds only newer records: read it from the start.
+      const cursor = this.cursors[p] ?? 0
+      if (end - cursor > max) this.#noteSkipped(p, cursor, end - max)
+      this.cursors[p] = Math.max(cursor, end - max)
     }
   }
 
-  #skipTo(partition: number, offset: number): void {
-    const from = this.cursors[partition] ?? 0
-    if (offset <= from) return
+  #noteSkipped(partition: number, from: number, offset: number): void {
     this.skippedRecords += offset - from
     this.#host.counters.sessionRecordsSkipped += offset - from
     this.#host.logger.warn(
       { clientId: this.clientId, partition, from, to: offset },
       'session resumes past records it can no longer receive (retention or maxOfflineRecords)',
     )
-    this.cursors[partition] = offset
   }
 
   /**

@@ -1,7 +1,7 @@
-import { hasErrorCode } from '../errors.ts'
 import { topicMatchesFilter } from '../topics/topics.ts'
 import type { DeliveryHost } from './delivery-host.ts'
-import { recordToMessage, type OutgoingMessage } from './message.ts'
+import { readFromCursors } from './log-cursor.ts'
+import type { OutgoingMessage } from './message.ts'
 import type { Session, Subscription } from './session.ts'
 
 export interface SharedMember {
@@ -19,9 +19,6 @@ export interface ShareToken {
   readonly partition: number
   readonly offset: number
 }
-
-/** Records one pump turn examines before yielding, so a long catch-up never starves other connections. */
-const pumpTurnRecords = 2_000
 
 /**
  * `$share/<name>/<filter>`: each message goes to one member, in turn [MQTT-4.8.2-3]. The group is a
@@ -128,76 +125,34 @@ export class SharedGroup {
   }
 
   #pump(): void {
-    const host = this.#host
-    let examined = 0
     const before = this.persistedCursors()
     try {
       while (!this.live && !this.closed && this.members.length > 0) {
         const returned = this.#returned[0]
-        if (returned !== undefined) {
-          if (this.#hand(returned) === 'blocked') return
-          this.#returned.shift()
-          continue
-        }
-        const partition = this.#nextBehindPartition()
-        if (partition === undefined) {
-          this.live = true // caught up: the next commit reaches the group through the router
-          return
-        }
-        const from = this.cursors[partition] as number
-        let read
-        try {
-          read = host.store.read(host.sessionStream, partition, BigInt(from), { maxRecords: 256 })
-        } catch (error) {
-          if (hasErrorCode(error, 'CAIRN_OFFSET_OUT_OF_RANGE')) {
-            const earliest = Number(host.store.earliestOffset(host.sessionStream, partition))
-            host.logger.warn(
-              { group: this.key, partition, from, to: earliest },
-              'shared subscription resumes past records deleted by retention',
-            )
-            this.cursors[partition] = Math.max(from, earliest)
-            continue
-          }
-          throw error
-        }
-        for (const record of read.records) {
-          const offset = Number(record.offset)
-          const message = recordToMessage(record, partition)
-          if (
-            message !== undefined &&
-            topicMatchesFilter(message.topic, this.filter) &&
-            this.#hand(message) === 'blocked'
-          ) {
-            this.cursors[partition] = offset
-            return
-          }
-          this.cursors[partition] = offset + 1
-        }
-        if (read.records.length === 0) this.cursors[partition] = Number(read.nextOffset)
-        examined += read.records.length + 1
-        if (examined >= pumpTurnRecords) {
-          this.schedulePump()
-          return
-        }
+        if (returned === undefined) break
+        if (this.#hand(returned) === 'blocked') return
+        this.#returned.shift()
       }
+      if (this.live || this.closed || this.members.length === 0) return
+      const outcome = readFromCursors(
+        this.#host,
+        this.cursors,
+        () => !this.closed && this.members.length > 0,
+        (message) =>
+          message === undefined || !topicMatchesFilter(message.topic, this.filter) || this.#hand(message) !== 'blocked',
+        (partition, from, to) =>
+          this.#host.logger.warn(
+            { group: this.key, partition, from, to },
+            'shared subscription resumes past records deleted by retention',
+          ),
+      )
+      if (outcome === 'caught-up')
+        this.live = true // the next commit reaches the group through the router
+      else if (outcome === 'yield') this.schedulePump()
     } finally {
       const after = this.persistedCursors()
       if (after.some((c, p) => c !== before[p])) this.saveSoon()
     }
-  }
-
-  #nextBehindPartition(): number | undefined {
-    const ends = this.#host.logEnds()
-    for (let p = 0; p < ends.length; p++) {
-      const cursor = this.cursors[p] ?? 0
-      if (cursor > (ends[p] as number))
-        this.cursors[p] = ends[p] as number // stream recreated under us
-      else if (cursor < (ends[p] as number)) {
-        this.cursors[p] = cursor
-        return p
-      }
-    }
-    return undefined
   }
 
   // ---- messages members hold ----

@@ -93,7 +93,8 @@ function readVarint(buffer: Buffer, at: number): { value: number; bytes: number 
   throw new RangeError('malformed variable byte integer in a generated packet')
 }
 
-function writeVarint(value: number): Buffer {
+/** MQTT's Variable Byte Integer (§1.5.5). */
+export function writeVarint(value: number): Buffer {
   const bytes: number[] = []
   do {
     let byte = value % 128

@@ -20,6 +20,7 @@ import { LogStore } from '../../src/log/log-store.ts'
 import { MqttFrontEnd } from '../../src/mqtt/mqtt-front-end.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
 import { makeRng, type Rng } from '../integrity/kill9-records.ts'
+import { writeVarint } from '../../src/mqtt/user-properties.ts'
 
 export { makeRng, type Rng }
 
@@ -321,28 +322,17 @@ function encode(packet: Packet, protocolVersion: number): Buffer | undefined {
   }
 }
 
-function varint(value: number): number[] {
-  const bytes: number[] = []
-  do {
-    let byte = value % 128
-    value = Math.floor(value / 128)
-    if (value > 0) byte |= 0x80
-    bytes.push(byte)
-  } while (value > 0)
-  return bytes
-}
-
 /** The packet with its Remaining Length replaced: huge, malformed (five bytes), or just wrong. */
 function withBadLength(rng: Rng, packet: Buffer): Buffer {
   let end = 1
   while (end < packet.length && ((packet[end] as number) & 0x80) !== 0) end++
   const body = packet.subarray(end + 1)
   const length = pick(rng, [
-    varint(268_435_455),
-    varint(maxPacketBytes + rng.int(0, 10)),
+    [...writeVarint(268_435_455)],
+    [...writeVarint(maxPacketBytes + rng.int(0, 10))],
     [0xff, 0xff, 0xff, 0xff, 0x7f],
     [0x80, 0x80, 0x80, 0x80],
-    varint(Math.max(0, body.length + rng.int(-3, 3))),
+    [...writeVarint(Math.max(0, body.length + rng.int(-3, 3)))],
     [0x80, 0x00],
   ])
   return Buffer.concat([packet.subarray(0, 1), Buffer.from(length), body])

@@ -49,6 +49,19 @@ describe.each(versions)('MQTT $v persistent sessions', ({ v }) => {
     await expect.poll(() => broker.frontEnd.sessions.get(back.clientId)?.inflight.size).toBe(0)
   })
 
+  it('offline - a session resumes after its session stream gained partitions while it was away', async () => {
+    const broker = await startMqttBroker()
+    const session = persistentSession(v, uniqueId('pg'))
+    const first = await subscriber(broker.url, session, 'pg/#', { qos: 1 })
+    await first.end()
+    broker.store.addPartitions('mqtt', 4) // the stored cursors now cover 1 of 4 partitions
+    const pub = await connectClient(broker.url, { protocolVersion: v })
+    for (const i of range(12)) await pub.client.publishAsync(`pg/${i}`, String(i), { qos: 1 })
+    const back = await connectClient(broker.url, resume(session))
+    await back.waitForMessages(12)
+    expect(back.payloads().sort((a, b) => Number(a) - Number(b))).toEqual(range(12).map(String))
+  })
+
   it('offline - the backlog survives a broker restart', async () => {
     const broker = await startMqttBroker()
     const session = persistentSession(v, uniqueId('pr'))
