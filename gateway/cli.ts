@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-// cairn: the gateway's command line (`cairn serve`, `cairn --version`, `cairn --help`).
+// cairn: the gateway's command line (`cairn serve`, `cairn --version`, `cairn --help`) and the client tools
+// (`cairn produce|consume|streams|groups`, in tools/) that talk to a running broker.
 //
 // Exit codes, which supervisors and scripts rely on:
-//   0  clean shutdown after SIGINT/SIGTERM (store closed and checkpointed), or --version / --help
-//   1  runtime failure: the log store cannot open, an uncaught error, a second signal during shutdown
+//   0  clean shutdown after SIGINT/SIGTERM (store closed and checkpointed), --version / --help, a tool's success
+//   1  runtime failure: the log store cannot open, an uncaught error, a second signal during shutdown; a tool's
+//      broker error (`cairn: CAIRN_CODE: message`) or an unreachable broker
 //   2  bad usage or configuration: nothing was started; stderr names every problem
 
+import { createInterface } from 'node:readline/promises'
 import { ConfigErrors } from '../src/errors.ts'
 import { loadConfig, parseCommandLine, usage, UsageError } from './config.ts'
 import { serve, version } from './main.ts'
+import type { ToolCommandLine } from './tools/args.ts'
+import { runTool, type ToolIO } from './tools/run.ts'
 
 async function main(argv: readonly string[]): Promise<number> {
   let commandLine
@@ -38,6 +43,41 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       return await serve(config)
     }
+    case 'tool':
+      return await runTool(commandLine.tool, processIO(commandLine.tool))
+  }
+}
+
+/** The real terminal, environment and signals for a client tool. */
+function processIO(tool: ToolCommandLine): ToolIO {
+  const controller = new AbortController()
+  // consume stops on the first SIGINT/SIGTERM (commits, exits 0); a second one exits at once. Other tools keep
+  // the default: a signal ends them.
+  if (tool.command.name === 'consume') {
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(1)
+      controller.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  }
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdinIsTTY: process.stdin.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    env: process.env,
+    signal: controller.signal,
+    now: () => Date.now(),
+    confirm: async (question) => {
+      const terminal = createInterface({ input: process.stdin, output: process.stderr })
+      try {
+        return /^y(es)?$/i.test((await terminal.question(question)).trim())
+      } finally {
+        terminal.close()
+      }
+    },
   }
 }
 

@@ -15,6 +15,9 @@ import { defaultStreamConfig, maxPartitions, validateStreamName } from '../src/l
 import { cleanupPolicies, durabilities, type StreamConfig } from '../src/log/types.ts'
 import { defaultMqttOptions, type MqttOptions } from '../src/mqtt/options.ts'
 import { maxTopicBytes, parseSharedSubscription, validateTopicFilter } from '../src/topics/topics.ts'
+import { findTool, parseToolCommandLine, type ToolCommandLine } from './tools/args.ts'
+import { clientCommandsHelp, clientUsage } from './tools/help.ts'
+import { UsageError } from './tools/usage-error.ts'
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 export type LogLevel = (typeof logLevels)[number]
@@ -114,19 +117,10 @@ type StringSetting = Exclude<keyof Flags, 'config'>
 export const commands = ['serve', 'version', 'help'] as const
 export type Command = (typeof commands)[number]
 
-export interface CommandLine {
-  command: Command
-  flags: Flags
-}
+/** `serve`, `version` or `help`; or a client command (`produce`, `consume`, `streams`, `groups`) as `tool`. */
+export type CommandLine = { command: Command; flags: Flags } | { command: 'tool'; flags: Flags; tool: ToolCommandLine }
 
-/** Bad command-line usage (unknown flag, missing value, unknown command): exit code 2 with usage. */
-export class UsageError extends Error {
-  readonly code = 'CAIRN_USAGE'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
-}
+export { UsageError }
 
 const envVars = {
   CAIRN_DATA_DIR: 'dataDir',
@@ -196,14 +190,19 @@ export const usage = `Usage: cairn <command> [options]
 
 Commands:
   serve    run the broker until SIGINT or SIGTERM
+${clientCommandsHelp}
   version  print the version
   help     print this help
 
-Options (precedence: defaults < config file < environment < flags):
+Options of serve (precedence: defaults < config file < environment < flags):
 ${optionRows.map(formatOptionRow).join('\n')}
 
 A listener given as "off" is not served. Every other setting is in the config file.
-Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad usage or configuration.
+
+${clientUsage}
+
+Exit codes: 0 clean shutdown (serve) or success, 1 runtime failure (a broker error prints "cairn: CAIRN_CODE: message",
+an unreachable broker names its address), 2 bad usage or configuration.
 `
 
 const parseArgsOptions: NonNullable<ParseArgsConfig['options']> = {
@@ -213,8 +212,12 @@ const parseArgsOptions: NonNullable<ParseArgsConfig['options']> = {
   version: { type: 'boolean', short: 'v' },
 }
 
-/** Parses argv (without the node and script paths). Throws UsageError. */
+/** Parses argv (without the node and script paths); client commands go to tools/args.ts. Throws UsageError. */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
+  if (findTool(argv) !== undefined) {
+    const tool = parseToolCommandLine(argv)
+    return tool === 'help' ? { command: 'help', flags: {} } : { command: 'tool', flags: {}, tool }
+  }
   let parsed
   try {
     parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: parseArgsOptions })

@@ -1,15 +1,16 @@
-// The MQTT listeners: TCP, TLS and WebSocket servers that hand every accepted connection to the MQTT front
-// end as a Duplex with its remote address. Sockets are gateway business (src/ owns none): binding, refusing
-// what is not MQTT, and closing them at shutdown all live here.
+// The listeners: MQTT over TCP, TLS and WebSocket, the native protocol over TCP, and the HTTP API. Each
+// accepted connection goes to its front end as a Duplex (HTTP: as a request to the API handler). Sockets are
+// gateway business (src/ owns none): binding, refusing what is not ours, and closing them at shutdown.
 
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, RequestListener } from 'node:http'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer } from 'node:tls'
 import type { Logger } from 'pino'
 import { createWebSocketStream, WebSocketServer } from 'ws'
-import { formatAddress, type ListenAddress, type ListenerName, type TlsMaterial } from './config.ts'
+import { handleHttpClientError } from '../src/http/http-api.ts'
+import { formatAddress, listenerNames, type ListenAddress, type ListenerName, type TlsMaterial } from './config.ts'
 
 export const mqttListenerNames = ['mqtt', 'mqttTls', 'mqttWs'] as const satisfies readonly ListenerName[]
 export type MqttListenerName = (typeof mqttListenerNames)[number]
@@ -25,10 +26,14 @@ export interface ConnectionHandler {
 }
 
 export interface ListenersOptions {
-  listeners: Readonly<Record<MqttListenerName, ListenAddress | null>>
+  listeners: Readonly<Partial<Record<ListenerName, ListenAddress | null>>>
   /** Required when listeners.mqttTls is on. */
   tls: TlsMaterial | null
   frontEnd: ConnectionHandler
+  /** The native-protocol front end; required when listeners.native is on. */
+  native?: { handle(socket: Duplex): unknown }
+  /** The HTTP API; required when listeners.http is on. */
+  http?: RequestListener
   logger: Logger
   /** Largest WebSocket message accepted (ws buffers a whole message before handing it on). */
   maxWsMessageBytes: number
@@ -36,11 +41,11 @@ export interface ListenersOptions {
 
 /** A listener could not bind: names the listener and the address, for a fatal log line. */
 export class ListenError extends Error {
-  readonly listener: MqttListenerName
+  readonly listener: ListenerName
   readonly address: string
   readonly code: string | undefined
 
-  constructor(listener: MqttListenerName, address: string, cause: unknown) {
+  constructor(listener: ListenerName, address: string, cause: unknown) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code
     const reason = (code === undefined ? undefined : listenReasons[code]) ?? errorMessage(cause)
     super(`listeners.${listener} cannot listen on ${address}: ${reason}${code === undefined ? '' : ` (${code})`}`, {
@@ -62,7 +67,7 @@ const listenReasons: Record<string, string> = {
 }
 
 interface Served {
-  name: MqttListenerName
+  name: ListenerName
   server: Server
   /** Bound address, with the real port when 0 was asked for. */
   address: string
@@ -80,7 +85,7 @@ export class Listeners {
   }
 
   /** Bound address of each served listener ("127.0.0.1:41873"), in start order. */
-  get addresses(): Partial<Record<MqttListenerName, string>> {
+  get addresses(): Partial<Record<ListenerName, string>> {
     return Object.fromEntries(this.#served.map((s) => [s.name, s.address]))
   }
 
@@ -107,12 +112,12 @@ export class Listeners {
   }
 }
 
-/** Binds every MQTT listener that is on. On a failure, closes those already bound and throws ListenError. */
+/** Binds every listener that is on. On a failure, closes those already bound and throws ListenError. */
 export async function startListeners(options: ListenersOptions): Promise<Listeners> {
   const served: Served[] = []
-  for (const name of mqttListenerNames) {
+  for (const name of listenerNames) {
     const address = options.listeners[name]
-    if (address === null) continue
+    if (address === null || address === undefined) continue
     const server = createServerFor(name, options)
     const sockets = new Set<Socket>()
     server.on('connection', (socket: Socket) => {
@@ -140,9 +145,23 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
   return new Listeners(served)
 }
 
-function createServerFor(name: MqttListenerName, options: ListenersOptions): Server {
+function createServerFor(name: ListenerName, options: ListenersOptions): Server {
   const { frontEnd, logger } = options
   switch (name) {
+    case 'native': {
+      const native = options.native
+      if (native === undefined) throw new TypeError('listeners.native is on but no native front end was given')
+      return createTcpServer({ noDelay: true }, (socket) => native.handle(socket))
+    }
+    case 'http': {
+      if (options.http === undefined) throw new TypeError('listeners.http is on but no HTTP API was given')
+      const server = createHttpServer(options.http)
+      server.on('clientError', (err: Error & { code?: string }, socket) => {
+        logger.debug({ err, listener: 'http' }, 'bad HTTP request')
+        handleHttpClientError(err, socket)
+      })
+      return server
+    }
     case 'mqtt':
       // MqttConnection batches its writes, so Nagle's delay would only add latency.
       return createTcpServer({ noDelay: true }, (socket) => frontEnd.handle(socket, connectionInfo(socket)))

@@ -1,21 +1,17 @@
-// Composition root: options → logger → log store → MQTT front end → listeners → signals. It owns what src/
+// Composition root: options → logger → log store → front ends (MQTT, native, HTTP) → listeners → signals. It owns what src/
 // must not touch (sockets, signals, uncaught errors, exit codes) and stays thin: anything with logic of its own
 // belongs in src/.
 
 import { resolve } from 'node:path'
 import { pino, type Logger } from 'pino'
 import packageJson from '../package.json' with { type: 'json' }
+import { GroupCoordinator } from '../src/groups/group-coordinator.ts'
+import { createHttpApi, type HttpApiHandler } from '../src/http/http-api.ts'
 import { LogStore } from '../src/log/log-store.ts'
 import type { StreamInfo } from '../src/log/types.ts'
 import { MqttFrontEnd } from '../src/mqtt/mqtt-front-end.ts'
-import {
-  formatAddress,
-  listenerNames,
-  type ListenerName,
-  type LoadedConfig,
-  type LogLevel,
-  type StreamDeclaration,
-} from './config.ts'
+import { NativeFrontEnd } from '../src/native/native-front-end.ts'
+import { formatAddress, listenerNames, type LoadedConfig, type LogLevel, type StreamDeclaration } from './config.ts'
 import { ListenError, startListeners, type Listeners } from './listeners.ts'
 
 export const version: string = packageJson.version
@@ -25,8 +21,6 @@ const shutdownSignals = ['SIGINT', 'SIGTERM'] as const
 const shutdownTimeoutMs = 10_000
 /** How long clients get to close their ended connections before their sockets are cut. */
 const socketGraceMs = 2_000
-/** Listeners whose front ends do not exist yet: configured and validated, not bound. */
-const notYetServed: readonly ListenerName[] = ['native', 'http']
 
 export function createLogger(level: LogLevel): Logger {
   // In-process sonic-boom on fd 1: no worker-thread transport, so the same code runs inside the single binary.
@@ -57,23 +51,27 @@ export async function serve(config: LoadedConfig): Promise<number> {
     logger.fatal({ err, dataDir }, 'cannot open the log store')
     return flushed(logger, 1)
   }
-  let frontEnd: MqttFrontEnd
+  let frontEnds: FrontEnds
   try {
     ensureStreams(store, options.streams, logger)
-    frontEnd = new MqttFrontEnd({ store, logger, options: options.mqtt })
+    const groups = new GroupCoordinator({ store, logger: logger.child({ component: 'groups' }) })
+    frontEnds = {
+      mqtt: new MqttFrontEnd({ store, logger, options: options.mqtt }),
+      groups,
+      native: new NativeFrontEnd({ store, groups, logger: logger.child({ component: 'native' }) }),
+      http: createHttpApi({ store, groups, logger: logger.child({ component: 'http' }) }),
+    }
   } catch (err) {
-    logger.fatal({ err }, 'cannot create the configured streams or start the MQTT front end')
+    logger.fatal({ err }, 'cannot create the configured streams or start the front ends')
     await store.close()
     return flushed(logger, 1)
   }
+  const frontEnd = frontEnds.mqtt
 
-  const listenerSummary: Record<string, { address: string; notYetServed?: true } | { off: true }> = {}
+  const listenerSummary: Record<string, { address: string } | { off: true }> = {}
   for (const name of listenerNames) {
     const address = options.listeners[name]
-    listenerSummary[name] =
-      address === null
-        ? { off: true }
-        : { address: formatAddress(address), ...(notYetServed.includes(name) ? { notYetServed: true } : {}) }
+    listenerSummary[name] = address === null ? { off: true } : { address: formatAddress(address) }
   }
   logger.info(
     { version, node: process.version, dataDir, listeners: listenerSummary, streams: Object.keys(options.streams) },
@@ -88,20 +86,19 @@ export async function serve(config: LoadedConfig): Promise<number> {
       listeners: options.listeners,
       tls: config.tls,
       frontEnd,
+      native: frontEnds.native,
+      http: frontEnds.http,
       logger: logger.child({ component: 'listeners' }),
       maxWsMessageBytes: wsMessageLimit(options.mqtt.maxPacketBytes),
     })
   } catch (err) {
     const fields = err instanceof ListenError ? { listener: err.listener, address: err.address } : {}
     logger.fatal({ err, ...fields }, err instanceof ListenError ? err.message : 'cannot start the listeners')
-    await frontEnd.close()
+    await closeFrontEnds(logger, frontEnds)
     await store.close()
     return flushed(logger, 1)
   }
-  logger.info(
-    { served: listeners.addresses, notYetServed: notYetServed.filter((name) => options.listeners[name] !== null) },
-    'listening',
-  )
+  logger.info({ served: listeners.addresses }, 'listening')
 
   const received = await signal
   logger.info({ signal: received }, 'shutting down')
@@ -115,7 +112,7 @@ export async function serve(config: LoadedConfig): Promise<number> {
   const timedOut = new Promise<'timeout'>(
     (resolve) => (timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs)),
   )
-  const code = await Promise.race([shutdown(logger, listeners, frontEnd, store), timedOut])
+  const code = await Promise.race([shutdown(logger, listeners, frontEnds, store), timedOut])
   clearTimeout(timer)
   if (code === 'timeout') {
     logger.error({ timeoutMs: shutdownTimeoutMs }, 'shutdown did not finish in time; exiting')
@@ -127,20 +124,9 @@ export async function serve(config: LoadedConfig): Promise<number> {
 // Order matters: stop intake first, then disconnect the clients (which saves their sessions and flushes), then
 // close the store, which commits the in-flight group commit and checkpoints, so every acknowledged record is in
 // the database file. Sockets still open then only delay the exit.
-async function shutdown(
-  logger: Logger,
-  listeners: Listeners,
-  frontEnd: MqttFrontEnd,
-  store: LogStore,
-): Promise<number> {
-  let code = 0
+async function shutdown(logger: Logger, listeners: Listeners, frontEnds: FrontEnds, store: LogStore): Promise<number> {
   listeners.stopAccepting()
-  try {
-    await frontEnd.close()
-  } catch (err) {
-    logger.error({ err }, 'MQTT front end did not close cleanly')
-    code = 1
-  }
+  const code = await closeFrontEnds(logger, frontEnds)
   try {
     await store.close()
   } catch (err) {
@@ -149,6 +135,32 @@ async function shutdown(
   }
   await listeners.close(socketGraceMs)
   logger.info('cairn stopped')
+  return code
+}
+
+interface FrontEnds {
+  mqtt: MqttFrontEnd
+  groups: GroupCoordinator
+  native: NativeFrontEnd
+  http: HttpApiHandler
+}
+
+/** Ends every client connection (answering what is in flight) and stops the coordinator's timers. 1 if one failed. */
+async function closeFrontEnds(logger: Logger, frontEnds: FrontEnds): Promise<number> {
+  let code = 0
+  frontEnds.http.close()
+  for (const [name, close] of [
+    ['MQTT', () => frontEnds.mqtt.close()],
+    ['native', () => frontEnds.native.close()],
+  ] as const) {
+    try {
+      await close()
+    } catch (err) {
+      logger.error({ err }, `${name} front end did not close cleanly`)
+      code = 1
+    }
+  }
+  frontEnds.groups.close()
   return code
 }
 

@@ -19,11 +19,33 @@ export const errorCodes = [
   'CAIRN_STORE_CLOSED',
   'CAIRN_FRAME_TOO_LARGE',
   'CAIRN_FRAME_MALFORMED',
+  'CAIRN_PROTOCOL_VERSION',
+  'CAIRN_REQUEST_INVALID',
+  'CAIRN_OPERATION_UNKNOWN',
+  'CAIRN_TIMEOUT',
+  'CAIRN_CONNECTION_CLOSED',
+  'CAIRN_PRODUCER_FENCED',
+  'CAIRN_PRODUCER_UNKNOWN',
+  'CAIRN_SEQUENCE_OUT_OF_ORDER',
+  'CAIRN_TRANSACTION_INVALID',
+  'CAIRN_TRANSACTION_TOO_LARGE',
+  'CAIRN_GROUP_MEMBER_UNKNOWN',
+  'CAIRN_GROUP_STALE_EPOCH',
+  'CAIRN_GROUP_NOT_EMPTY',
+  'CAIRN_GROUP_NOT_FOUND',
+  'CAIRN_GROUP_INVALID',
+  'CAIRN_PARTITION_NOT_ASSIGNED',
+  'CAIRN_INTERNAL',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
 
-const retriableCodes: ReadonlySet<ErrorCode> = new Set(['CAIRN_STORAGE_BUSY', 'CAIRN_STORAGE_FULL'])
+const retriableCodes: ReadonlySet<ErrorCode> = new Set([
+  'CAIRN_STORAGE_BUSY',
+  'CAIRN_STORAGE_FULL',
+  'CAIRN_TIMEOUT',
+  'CAIRN_CONNECTION_CLOSED',
+])
 
 // Classify by brand, not by class identity, so classification survives bundling into one binary.
 const brokerErrorBrand = Symbol.for('cairn.error')

@@ -51,6 +51,13 @@ export interface LogStoreOptions {
 
 export type AppendCallback = (error: BrokerError | null, result?: AppendResult) => void
 
+interface StagedAppend {
+  target: PartitionLog
+  encoded: EncodedRecord[]
+  records: readonly RecordInput[]
+  durability: Durability
+}
+
 interface StreamEntry {
   id: number
   name: string
@@ -61,6 +68,8 @@ interface StreamEntry {
 
 interface PendingAppend {
   partition: PartitionLog
+  /** The stream's durability, or a weaker one the producer asked for (native `acks: 1`). */
+  durability: Durability
   baseOffset: number
   records: EncodedRecord[]
   inputs: readonly RecordInput[]
@@ -71,6 +80,15 @@ interface PendingWrite {
   work: () => void
   durability: Durability
   callback: (error: BrokerError | null) => void
+  /** Runs in the commit itself, not a savepoint: if it throws, the whole group commit fails. */
+  atomic?: boolean
+}
+
+/** One partition's share of an atomic append (a transaction, or an idempotent batch with its state). */
+export interface AtomicPart {
+  stream: string
+  partition: number
+  records: readonly RecordInput[]
 }
 
 /** Records as they were committed, handed to watchers without reading them back. */
@@ -143,7 +161,12 @@ export class LogStore {
           appended += b.records.length
         }
         for (const p of partitions) p.saveState()
-        for (const w of writes) writeErrors.push(this.#runInSavepoint(w.work))
+        for (const w of writes) {
+          if (w.atomic === true) {
+            w.work()
+            writeErrors.push(null)
+          } else writeErrors.push(this.#runInSavepoint(w.work))
+        }
         return appended
       },
     )
@@ -329,22 +352,95 @@ export class LogStore {
     partition: number,
     records: readonly RecordInput[],
     callback: AppendCallback,
+    durability?: Durability,
   ): void {
-    let target: PartitionLog
-    let encoded: EncodedRecord[]
+    let staged: StagedAppend
     try {
-      this.#assertOpen()
-      this.#maintenance.assertCanAppend()
-      target = this.#partition(stream, partition)
-      encoded = this.#encode(target, records)
+      staged = this.#prepare(stream, partition, records, durability)
     } catch (error) {
       callback(error as BrokerError)
       return
     }
-    const baseOffset = target.nextOffset
-    target.nextOffset += encoded.length
-    this.#pending.push({ partition: target, baseOffset, records: encoded, inputs: records, callback })
-    this.#pendingRecords += encoded.length
+    this.#stage(staged, callback)
+    this.#afterStaging()
+  }
+
+  /**
+   * Appends to several partitions and runs `work` (state beside the log: producer sequences, group
+   * offsets) in one SQLite transaction: all of it commits or none of it does. `work` gets the
+   * offsets the parts will have; it runs inside the commit, so if it throws the whole group commit
+   * fails. The callback runs once, with every part's result in order or with the error.
+   */
+  appendAtomic(
+    parts: readonly AtomicPart[],
+    work: ((results: readonly AppendResult[]) => void) | null,
+    durability: Durability | undefined,
+    callback: (error: BrokerError | null, results?: AppendResult[]) => void,
+  ): void {
+    let staged: StagedAppend[]
+    try {
+      staged = parts.map((p) => this.#prepare(p.stream, p.partition, p.records, durability))
+      for (const [i, s] of staged.entries()) {
+        if (staged.findIndex((o) => o.target === s.target) !== i) {
+          throw new RangeError(`appendAtomic: partition ${s.target.table} appears twice`)
+        }
+      }
+    } catch (error) {
+      callback(error as BrokerError)
+      return
+    }
+    const results: AppendResult[] = []
+    let failed: BrokerError | null = null
+    let waiting = staged.length + 1
+    const done = (error: BrokerError | null): void => {
+      if (error !== null) failed ??= error
+      if (--waiting > 0) return
+      if (failed !== null) callback(failed)
+      else callback(null, results)
+    }
+    const planned = staged.map((s) =>
+      this.#stage(s, (error, result) => {
+        if (result !== undefined) results[staged.indexOf(s)] = result
+        done(error)
+      }),
+    )
+    // State without records (offsets only) is committed durably; with records, as durably as they are.
+    const strongest = staged.length === 0 || staged.some((s) => s.durability === 'fsync') ? 'fsync' : 'os'
+    this.#pendingWrites.push({ work: () => work?.(planned), durability: strongest, callback: done, atomic: true })
+    this.#afterStaging()
+  }
+
+  #prepare(stream: string, partition: number, records: readonly RecordInput[], durability?: Durability): StagedAppend {
+    this.#assertOpen()
+    this.#maintenance.assertCanAppend()
+    const target = this.#partition(stream, partition)
+    const encoded = this.#encode(target, records)
+    // Weaker than the stream asks is allowed (acks: 1); stronger comes from the stream's own setting.
+    const effective = durability === 'os' ? 'os' : target.config.durability
+    return { target, encoded, records, durability: effective }
+  }
+
+  /** Hands out the offsets; the result describes what the commit will hold if it succeeds. */
+  #stage(s: StagedAppend, callback: AppendCallback): AppendResult {
+    const baseOffset = s.target.nextOffset
+    s.target.nextOffset += s.encoded.length
+    this.#pending.push({
+      partition: s.target,
+      durability: s.durability,
+      baseOffset,
+      records: s.encoded,
+      inputs: s.records,
+      callback,
+    })
+    this.#pendingRecords += s.encoded.length
+    return {
+      baseOffset: BigInt(baseOffset),
+      lastOffset: BigInt(baseOffset + s.encoded.length - 1),
+      timestamp: (s.encoded[0] as EncodedRecord).timestamp,
+    }
+  }
+
+  #afterStaging(): void {
     if (this.#pendingRecords >= this.#maxRecordsPerCommit) this.#flushNow()
     else this.#scheduleFlush()
   }
@@ -406,8 +502,7 @@ export class LogStore {
     const writeErrors: Array<BrokerError | null> = []
     let appended: number
     try {
-      const fsync =
-        batch.some((b) => b.partition.config.durability === 'fsync') || writes.some((w) => w.durability === 'fsync')
+      const fsync = batch.some((b) => b.durability === 'fsync') || writes.some((w) => w.durability === 'fsync')
       this.#setSynchronous(fsync ? 'FULL' : 'NORMAL')
       appended = this.#commitTransaction(batch, touched.keys(), writes, writeErrors)
     } catch (cause) {

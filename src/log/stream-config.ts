@@ -37,7 +37,8 @@ export function resolveStreamConfig(
 ): StreamConfig {
   const problems: string[] = []
   for (const key of Object.keys(settings)) {
-    if (!(key in defaultStreamConfig)) problems.push(`unknown setting "${key}"`)
+    // Own keys only: `in` would accept inherited names such as "toString" or "__proto__".
+    if (!Object.hasOwn(defaultStreamConfig, key)) problems.push(`unknown setting "${key}"`)
   }
   // Copied only when it is a list: spreading a string would split it into valid-looking one-letter subjects.
   const subjects: unknown = settings.subjects ?? base.subjects

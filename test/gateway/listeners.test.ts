@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import mqtt, { type IClientOptions, type IDisconnectPacket, type IPublishPacket } from 'mqtt'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import WebSocket from 'ws'
+import { RawNativePeer } from '../helpers/raw-native.ts'
 import {
   byMsg,
   selfSignedCertificate,
@@ -15,8 +16,8 @@ import {
 } from './cairn-process.ts'
 
 const messageWaitMs = 10_000
-// Only the listeners under test are on; the native and HTTP ones are not served yet, so port 0 costs nothing.
-const otherPorts = ['--native', '0', '--http', '0']
+// Only the listeners under test are on.
+const otherPorts = ['--native', 'off', '--http', 'off']
 
 function serve(dataDir: string, args: string[] = []): Cairn {
   return startCairn(['serve', '--data-dir', dataDir, '--mqtt', '127.0.0.1:0', ...otherPorts, ...args])
@@ -128,7 +129,6 @@ describe('listeners - MQTT transports', () => {
     const tls = ['--mqtt-tls', '127.0.0.1:0', '--tls-cert', certFile, '--tls-key', keyFile]
     const cairn = serve(join(dir, 'data'), [...tls, '--mqtt-ws', '127.0.0.1:0'])
     const ports = await servedPorts(cairn)
-    expect(cairn.lines.find(byMsg('listening'))).toMatchObject({ notYetServed: ['native', 'http'] })
 
     const viaWs = await connect(`ws://127.0.0.1:${ports.mqttWs}/mqtt`, { protocolVersion: 5 })
     const viaTls = await connect(`mqtts://127.0.0.1:${ports.mqttTls}`, { ca: cert })
@@ -236,5 +236,42 @@ describe('listeners - shutdown and restart', () => {
     const noKey = serve(join(dir, 'data'), ['--mqtt-tls', '0'])
     expect(await noKey.exited).toEqual({ code: 2, signal: null })
     expect(noKey.stderr()).toContain('  - tls.certFile: required when listeners.mqttTls is on')
+  })
+})
+
+describe('listeners - native and HTTP', () => {
+  test('listeners - a record published over MQTT is read over HTTP and the native protocol', async () => {
+    const cairn = startCairn([
+      'serve',
+      '--data-dir',
+      join(tempDir(), 'data'),
+      '--mqtt',
+      '127.0.0.1:0',
+      '--native',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+    ])
+    const ports = await servedPorts(cairn)
+    expect(Object.keys(ports)).toEqual(['mqtt', 'native', 'http'])
+    const publisher = await connect(`mqtt://127.0.0.1:${ports.mqtt}`)
+    await publisher.client.publishAsync('sensors/t1', '21.5', { qos: 1 })
+
+    const http = await fetch(`http://127.0.0.1:${ports.http}/api/v1/topics/mqtt/partitions/0/messages?offset=0`)
+    expect(http.status).toBe(200)
+    const body = (await http.json()) as { messages: Array<{ key: string; value: string }> }
+    expect(body.messages.map((m) => [m.key, Buffer.from(m.value, 'base64').toString()])).toEqual([
+      ['sensors/t1', '21.5'],
+    ])
+
+    const peer = await RawNativePeer.connect(ports.native as number)
+    const fetched = await peer.ok<{ partitions: Array<{ records: Array<[bigint, number, Uint8Array, Uint8Array]> }> }>(
+      'fetch',
+      { partitions: [{ stream: 'mqtt', partition: 0, offset: 0n }] },
+    )
+    peer.close()
+    expect(fetched.partitions[0]?.records.map((r) => Buffer.from(r[3]).toString())).toEqual(['21.5'])
+    expect((await fetch(`http://127.0.0.1:${ports.http}/healthz`)).status).toBe(200)
+    expect(await stopCairn(cairn)).toEqual({ code: 0, signal: null })
   })
 })

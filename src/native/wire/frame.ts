@@ -50,7 +50,7 @@ function checkMaxFrameBytes(maxFrameBytes: number): void {
  */
 export function encodeFrame(value: unknown, maxFrameBytes: number = maxLength): Buffer {
   checkMaxFrameBytes(maxFrameBytes)
-  const problem = wireValueProblem(value)
+  const problem = wireValueProblem(value, 'shared-ok')
   if (problem !== undefined) {
     throw new BrokerError('CAIRN_FRAME_MALFORMED', `cannot encode frame: ${problem}`, { details: { problem } })
   }

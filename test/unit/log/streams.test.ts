@@ -121,6 +121,11 @@ describe('streams - settings', () => {
       details: { problems: ['unknown setting "retention"'] },
     })
     expect(store.hasStream('s')).toBe(false)
+    // Inherited names are unknown too (JSON.parse makes "__proto__" an own key).
+    const inherited = JSON.parse('{"__proto__": 1, "toString": 2}') as StreamSettings
+    expect(thrownBy(() => store.createStream('s', inherited))).toMatchObject({
+      details: { problems: ['unknown setting "__proto__"', 'unknown setting "toString"'] },
+    })
   })
 
   test('streams - null turns retention by age and by bytes off; valid edge values are accepted', () => {

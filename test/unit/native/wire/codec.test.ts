@@ -50,5 +50,10 @@ describe('codec - byte strings and plain data', () => {
     expect(wireValueProblem({ m: new Map() })).toBe('unsupported Map at $.m')
     const shared = { x: 1 }
     expect(wireValueProblem([shared, shared])).toBe('shared reference at $[1]')
+    // What we encode may share an object (it is written twice), but may not contain itself.
+    expect(wireValueProblem([shared, { s: shared }], 'shared-ok')).toBeUndefined()
+    const cyclic: unknown[] = [1]
+    cyclic.push([cyclic])
+    expect(wireValueProblem(cyclic, 'shared-ok')).toBe('cyclic reference at $[1][0]')
   })
 })

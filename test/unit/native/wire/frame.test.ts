@@ -6,20 +6,20 @@ const ascii = (s: string): number[] => [...Buffer.from(s, 'ascii')]
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 
 // Golden frames: annotated bytes, each tested four ways (parse, generate, mirror, stream-write).
-// Maps use cbor-x's fixed 2-byte length header (0xb9) under the pinned options; any CBOR decoder
-// reads it, and we generate exactly these bytes.
+// Maps carry the shortest length header (0xa0 + n), and an integer beyond 32 bits is an 8-byte
+// CBOR integer, never a float.
 // prettier-ignore
 const golden = [
   {
     name: 'hello request',
     value: { v: 1, id: 1, op: 'hello', body: { versions: [1], clientId: 'dev-1' } },
     bytes: [
-      0x00, 0x00, 0x00, 0x35, // length 53
-      0xb9, 0x00, 0x04, // map(4)
+      0x00, 0x00, 0x00, 0x31, // length 49
+      0xa4, // map(4)
       0x61, ...ascii('v'), 0x01, // "v": 1
       0x62, ...ascii('id'), 0x01, // "id": 1
       0x62, ...ascii('op'), 0x65, ...ascii('hello'), // "op": "hello"
-      0x64, ...ascii('body'), 0xb9, 0x00, 0x02, // "body": map(2)
+      0x64, ...ascii('body'), 0xa2, // "body": map(2)
       0x68, ...ascii('versions'), 0x81, 0x01, // "versions": [1]
       0x68, ...ascii('clientId'), 0x65, ...ascii('dev-1'), // "clientId": "dev-1"
     ],
@@ -28,11 +28,11 @@ const golden = [
     name: 'response with a bigint offset above 2^53 and a byte string',
     value: { id: 7, status: 0, body: { offset: 2n ** 53n + 1n, value: Uint8Array.of(0xde, 0xad) } },
     bytes: [
-      0x00, 0x00, 0x00, 0x30, // length 48
-      0xb9, 0x00, 0x03, // map(3)
+      0x00, 0x00, 0x00, 0x2c, // length 44
+      0xa3, // map(3)
       0x62, ...ascii('id'), 0x07, // "id": 7
       0x66, ...ascii('status'), 0x00, // "status": 0
-      0x64, ...ascii('body'), 0xb9, 0x00, 0x02, // "body": map(2)
+      0x64, ...ascii('body'), 0xa2, // "body": map(2)
       0x66, ...ascii('offset'), 0x1b, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, // "offset": uint64 2^53+1
       0x65, ...ascii('value'), 0x42, 0xde, 0xad, // "value": h'dead'
     ],
@@ -41,11 +41,11 @@ const golden = [
     name: 'error response',
     value: { id: 8, status: 1, error: { code: 'CAIRN_STREAM_NOT_FOUND', message: 'no s', retriable: false } },
     bytes: [
-      0x00, 0x00, 0x00, 0x4c, // length 76
-      0xb9, 0x00, 0x03, // map(3)
+      0x00, 0x00, 0x00, 0x48, // length 72
+      0xa3, // map(3)
       0x62, ...ascii('id'), 0x08, // "id": 8
       0x66, ...ascii('status'), 0x01, // "status": 1
-      0x65, ...ascii('error'), 0xb9, 0x00, 0x03, // "error": map(3)
+      0x65, ...ascii('error'), 0xa3, // "error": map(3)
       0x64, ...ascii('code'), 0x76, ...ascii('CAIRN_STREAM_NOT_FOUND'), // "code": tstr(22)
       0x67, ...ascii('message'), 0x64, ...ascii('no s'), // "message": "no s"
       0x69, ...ascii('retriable'), 0xf4, // "retriable": false
@@ -113,10 +113,15 @@ describe('frame - golden bytes', () => {
     }
   })
 
-  test('frame - integers: a bigint decodes as bigint, a small number as number', () => {
+  test('frame - integers: a bigint decodes as bigint, a small number as number, a large number as a CBOR integer', () => {
     const { decoder, frames } = collect()
-    decoder.push(encodeFrame([5n, 5, 2n ** 64n - 1n, -3n, 2 ** 40]))
-    expect(frames).toEqual([[5n, 5, 2n ** 64n - 1n, -3n, 2 ** 40]])
+    decoder.push(encodeFrame([5n, 5, 2n ** 64n - 1n, -3n, 2 ** 40, 1.5]))
+    // 2^40 goes out as an 8-byte integer (not a float64), so it comes back as bigint.
+    expect(frames).toEqual([[5n, 5, 2n ** 64n - 1n, -3n, 2n ** 40n, 1.5]])
+    expect(hex(encodeFrame(1_700_000_000_000))).toBe('000000091b0000018bcfe56800')
+    const shared = { ts: 2 ** 40 }
+    encodeFrame([shared])
+    expect(shared.ts).toBe(2 ** 40)
     const bytes = decodeFrameBody(Uint8Array.of(0x42, 0x01, 0x02))
     expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype)
   })
@@ -201,11 +206,11 @@ describe('frame - errors', () => {
     }
   })
 
-  test('frame - encodeFrame refuses what the decoder would refuse', () => {
+  test('frame - encodeFrame refuses what cannot be encoded (a shared object is fine, a cycle is not)', () => {
     expect(thrown(() => encodeFrame({ at: new Date(0) })).message).toBe('cannot encode frame: unsupported Date at $.at')
     const cyclic: unknown[] = []
     cyclic.push(cyclic)
-    expect(thrown(() => encodeFrame(cyclic)).message).toBe('cannot encode frame: shared reference at $[0]')
+    expect(thrown(() => encodeFrame(cyclic)).message).toBe('cannot encode frame: cyclic reference at $[0]')
   })
 
   test('frame - maxFrameBytes is checked (programmer error)', () => {

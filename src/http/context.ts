@@ -1,0 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import type { LogStore } from '../log/log-store.ts'
+import type { OpRequest, OpResponse } from '../native/wire/ops.ts'
+import type { Clock } from '../util/clock.ts'
+
+type MaybePromise<T> = T | Promise<T>
+
+/**
+ * What the HTTP API needs from the consumer-group coordinator (src/groups/group-coordinator.ts);
+ * GroupCoordinator satisfies it. Declared here so the HTTP layer depends on the operations it uses
+ * only, and so tests can hand it a stand-in.
+ */
+export interface HttpGroupCoordinator {
+  /** Without memberId: a simple commit, allowed only while the group has no active members. */
+  commitOffsets(request: OpRequest<'offsetCommit'>): Promise<void>
+  committedOffset(group: string, stream: string, partition: number): bigint | undefined
+  fetchOffsets(request: OpRequest<'offsetFetch'>): MaybePromise<OpResponse<'offsetFetch'>>
+  listGroups(): MaybePromise<OpResponse<'listGroups'>>
+  describeGroup(group: string): MaybePromise<OpResponse<'describeGroup'>>
+  resetOffsets(request: OpRequest<'resetOffsets'>): MaybePromise<OpResponse<'resetOffsets'>>
+  deleteGroup(group: string): Promise<void>
+}
+
+/** A long-poll fetch waiting for data; close() answers it at once (shutdown). */
+export interface PendingPoll {
+  finish(): void
+}
+
+/** Shared by every route handler of one HTTP API instance. */
+export interface HttpContext {
+  readonly store: LogStore
+  readonly groups: HttpGroupCoordinator
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly maxBodyBytes: number
+  readonly isReady: () => boolean
+  /** Next partition per stream for records without key or explicit partition. */
+  readonly roundRobin: Map<string, number>
+  readonly polls: Set<PendingPoll>
+  closed: boolean
+}
+
+export interface RouteRequest {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  /** Percent-decoded path parameters by name. */
+  readonly params: Readonly<Record<string, string>>
+  readonly query: URLSearchParams
+}
+
+export type RouteHandler = (ctx: HttpContext, request: RouteRequest) => void | Promise<void>

@@ -1,0 +1,207 @@
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import { BrokerError, isBrokerError } from '../errors.ts'
+import { handlers, noReply, type NativeContext } from './handlers/index.ts'
+import { toNativeFailure } from './status.ts'
+import { encodeFrame, FrameDecoder } from './wire/frame.ts'
+import {
+  helloResponse,
+  negotiateVersion,
+  parseHello,
+  parseRequest,
+  protocolVersions,
+  type Request,
+  type Response,
+} from './wire/frames.ts'
+import { isOpName, ops } from './wire/ops.ts'
+import { check } from './wire/schema.ts'
+import type { NativeFrontEnd } from './native-front-end.ts'
+
+/**
+ * One native-protocol connection: frames in, requests dispatched to their handlers (several may
+ * be in flight; answers go out as each completes, so out of order), frames out. The first request
+ * must be `hello`. A framing error cannot be resynchronised: it is answered (id 0) and the
+ * connection closed. Reading pauses while too many requests are in flight or the peer is not
+ * reading our answers, so one client cannot make the broker buffer without bound.
+ */
+export class NativeConnection implements NativeContext {
+  readonly frontEnd: NativeFrontEnd
+  readonly logger: Logger
+  readonly #duplex: Duplex
+  readonly #decoder: FrameDecoder
+  readonly #closeListeners = new Set<() => void>()
+  readonly stickyPartitions = new Map<string, number>()
+  clientId = ''
+  #version: number | undefined
+  #inflight = 0
+  #pausedForInflight = false
+  #pausedForDrain = false
+  #closed = false
+
+  constructor(frontEnd: NativeFrontEnd, duplex: Duplex, logger: Logger) {
+    this.frontEnd = frontEnd
+    this.#duplex = duplex
+    this.logger = logger
+    this.#decoder = new FrameDecoder({
+      maxFrameBytes: frontEnd.maxFrameBytes,
+      onFrame: (value) => this.#onFrame(value),
+    })
+    duplex.on('data', (chunk: Buffer) => this.#onData(chunk))
+    duplex.on('drain', () => {
+      this.#pausedForDrain = false
+      this.#updateFlow()
+    })
+    duplex.on('error', (err) => this.logger.debug({ err }, 'native connection error'))
+    duplex.on('close', () => this.#onClose())
+    duplex.on('end', () => duplex.end())
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Registers cleanup for when the connection goes away (long-polls, timers); returns the unregister. */
+  onClose(listener: () => void): () => void {
+    this.#closeListeners.add(listener)
+    return () => this.#closeListeners.delete(listener)
+  }
+
+  close(): void {
+    if (this.#closed) return
+    // Flush what is queued (an error answer, say), then let go even if the peer never closes its side.
+    this.#duplex.end(() => this.#duplex.destroy())
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk)
+    } catch (error) {
+      // Framing errors end the connection: the byte stream cannot be resynchronised.
+      this.#send({ id: 0, ...toNativeFailure(error) })
+      this.logger.info({ err: error, clientId: this.clientId }, 'native connection closed: bad frame')
+      this.close()
+    }
+  }
+
+  #onFrame(value: unknown): void {
+    let request: Request
+    try {
+      request = parseRequest(value)
+    } catch (error) {
+      const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined
+      this.#send({ id: typeof id === 'number' && id >= 0 && id <= 0xffff_ffff ? id : 0, ...toNativeFailure(error) })
+      this.close()
+      return
+    }
+    if (request.op === 'hello') {
+      this.#hello(request)
+      return
+    }
+    if (this.#version === undefined) {
+      this.#fail(request.id, protocolError('the first request on a connection must be hello'))
+      this.close()
+      return
+    }
+    if (request.v !== this.#version) {
+      this.#fail(request.id, protocolError(`request version ${request.v}, but this connection speaks ${this.#version}`))
+      return
+    }
+    this.#dispatch(request)
+  }
+
+  #hello(request: Request): void {
+    try {
+      if (this.#version !== undefined) throw protocolError('hello may be sent only once per connection')
+      const hello = parseHello(request.body)
+      const version = negotiateVersion(hello.versions)
+      if (version === undefined) {
+        throw protocolError(
+          `no common protocol version: client offers ${hello.versions.join(', ')}, broker speaks ${protocolVersions.join(', ')}`,
+        )
+      }
+      this.#version = version
+      this.clientId = hello.clientId
+      this.#send(helloResponse(request.id, { version, maxFrameBytes: this.frontEnd.maxFrameBytes }))
+    } catch (error) {
+      this.#fail(request.id, error)
+      this.close()
+    }
+  }
+
+  #dispatch(request: Request): void {
+    const { id, op } = request
+    if (!isOpName(op)) {
+      this.#fail(id, new BrokerError('CAIRN_OPERATION_UNKNOWN', `unknown operation "${op}"`, { details: { op } }))
+      return
+    }
+    let reply: unknown
+    try {
+      const body = check(ops[op].request as (v: unknown, path: string) => unknown, request.body ?? {})
+      reply = (handlers[op] as (ctx: NativeContext, body: unknown) => unknown)(this, body)
+    } catch (error) {
+      this.#fail(id, error)
+      return
+    }
+    if (reply === noReply) return
+    if (!(reply instanceof Promise)) {
+      this.#send({ id, status: 0, body: reply })
+      return
+    }
+    this.#inflight++
+    this.#updateFlow()
+    reply.then(
+      (body: unknown) => this.#answer(id, { id, status: 0, body }),
+      (error: unknown) => this.#answer(id, { id, ...toNativeFailure(error) }, error),
+    )
+  }
+
+  #answer(id: number, response: Response, error?: unknown): void {
+    this.#inflight--
+    if (error !== undefined) this.#logFailure(id, error)
+    this.#send(response)
+    this.#updateFlow()
+  }
+
+  #fail(id: number, error: unknown): void {
+    this.#logFailure(id, error)
+    this.#send({ id, ...toNativeFailure(error) })
+  }
+
+  #logFailure(id: number, error: unknown): void {
+    if (isBrokerError(error)) this.logger.debug({ err: error, id, clientId: this.clientId }, 'native request refused')
+    else this.logger.error({ err: error, id, clientId: this.clientId }, 'native request failed unexpectedly')
+  }
+
+  #send(response: Response): void {
+    if (this.#closed || this.#duplex.destroyed || this.#duplex.writableEnded) return
+    let frame: Buffer
+    try {
+      frame = encodeFrame(response, this.frontEnd.maxFrameBytes)
+    } catch (error) {
+      this.logger.error({ err: error, id: response.id }, 'native response could not be encoded')
+      frame = encodeFrame({ id: response.id, ...toNativeFailure(error) })
+    }
+    if (!this.#duplex.write(frame)) {
+      this.#pausedForDrain = true
+      this.#updateFlow()
+    }
+  }
+
+  #updateFlow(): void {
+    this.#pausedForInflight = this.#inflight >= this.frontEnd.maxInflightRequests
+    if (this.#pausedForInflight || this.#pausedForDrain) this.#duplex.pause()
+    else if (!this.#closed) this.#duplex.resume()
+  }
+
+  #onClose(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const listener of this.#closeListeners) listener()
+    this.#closeListeners.clear()
+    this.frontEnd.connectionClosed(this)
+  }
+}
+
+function protocolError(message: string): BrokerError {
+  return new BrokerError('CAIRN_PROTOCOL_VERSION', message)
+}

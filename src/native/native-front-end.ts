@@ -1,0 +1,87 @@
+import type { Duplex } from 'node:stream'
+import { pino, type Logger } from 'pino'
+import type { GroupCoordinator } from '../groups/group-coordinator.ts'
+import type { LogStore } from '../log/log-store.ts'
+import { systemClock, type Clock } from '../util/clock.ts'
+import { NativeConnection } from './connection.ts'
+import { ProducerRegistry, type ProducerOptions } from './producers.ts'
+import { TransactionManager, type TransactionOptions } from './transactions.ts'
+
+export interface NativeFrontEndOptions {
+  store: LogStore
+  groups: GroupCoordinator
+  clock?: Clock
+  logger?: Logger
+  /** Largest frame accepted (and sent); announced in the hello reply. Default 8 MiB. */
+  maxFrameBytes?: number
+  /** Requests one connection may have in flight before the broker stops reading it. Default 64. */
+  maxInflightRequests?: number
+  producers?: Partial<ProducerOptions>
+  transactions?: Partial<TransactionOptions>
+}
+
+export const defaultNativeMaxFrameBytes = 8 * 1024 * 1024
+
+/**
+ * The native protocol front end (CBOR frames over any Duplex: TCP, TLS, or an in-memory pair in
+ * tests). It owns the producer registry (idempotence) and open transactions; records go to the
+ * log store, group membership and offsets to the group coordinator.
+ */
+export class NativeFrontEnd {
+  readonly store: LogStore
+  readonly groups: GroupCoordinator
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly maxFrameBytes: number
+  readonly maxInflightRequests: number
+  readonly producers: ProducerRegistry
+  readonly transactions: TransactionManager
+  readonly #connections = new Set<NativeConnection>()
+  #closing = false
+
+  constructor(options: NativeFrontEndOptions) {
+    this.store = options.store
+    this.groups = options.groups
+    this.clock = options.clock ?? systemClock
+    this.logger = options.logger ?? pino({ level: 'silent' })
+    this.maxFrameBytes = options.maxFrameBytes ?? defaultNativeMaxFrameBytes
+    this.maxInflightRequests = options.maxInflightRequests ?? 64
+    this.producers = new ProducerRegistry(this.store, this.clock, this.logger, options.producers)
+    this.transactions = new TransactionManager(
+      this.store,
+      this.producers,
+      this.groups,
+      this.clock,
+      this.logger,
+      options.transactions,
+    )
+  }
+
+  /** Serves one client connection until it closes. */
+  handle(duplex: Duplex): void {
+    if (this.#closing) {
+      duplex.destroy()
+      return
+    }
+    const connection = new NativeConnection(this, duplex, this.logger)
+    this.#connections.add(connection)
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size
+  }
+
+  /** Called by a connection when it has closed. */
+  connectionClosed(connection: NativeConnection): void {
+    this.#connections.delete(connection)
+  }
+
+  /** Stops taking requests, closes every connection (answers already due still go out), stops timers. */
+  async close(): Promise<void> {
+    this.#closing = true
+    for (const c of this.#connections) c.close()
+    await this.store.flush()
+    this.transactions.close()
+    this.producers.close()
+  }
+}
