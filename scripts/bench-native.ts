@@ -117,11 +117,8 @@ async function nativeCell(bytes: number, n: number): Promise<{ produce: number; 
     const sends = Math.ceil(n / perSend)
     const payload = Array.from({ length: perSend }, (_, i) => ({ value: value(bytes, i), partition: 0 }))
     let t = performance.now()
-    await pipelined(
-      sends,
-      window,
-      (i) =>
-        producer.send('bench', i === sends - 1 ? payload.slice(0, n - i * perSend) : payload),
+    await pipelined(sends, window, (i) =>
+      producer.send('bench', i === sends - 1 ? payload.slice(0, n - i * perSend) : payload),
     )
     await producer.flush()
     const produceSec = (performance.now() - t) / 1000

@@ -70,7 +70,7 @@ test(`native kill -9: idempotent producer and consumer group lose and duplicate 
     const killing: Array<Promise<void>> = []
     for (let i = 0; i < records; i++) {
       const key = `k${i % keys}`
-      const sent = (producer.send('integrity', { key, value: `${i}` })).then((m) => {
+      const sent = producer.send('integrity', { key, value: `${i}` }).then((m) => {
         acked[i] = m
       })
       const tracked = sent.finally(() => inFlight.delete(tracked))
