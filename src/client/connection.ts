@@ -5,6 +5,7 @@ import { BrokerError } from '../errors.ts'
 import { encodeFrame, FrameDecoder } from '../native/wire/frame.ts'
 import { helloRequest, parseHelloReply, parseResponse, protocolVersions, statusOk } from '../native/wire/frames.ts'
 import type { Clock, TimerHandle } from '../util/clock.ts'
+import { TurnCork } from '../util/turn-cork.ts'
 import { connectionClosed, errorFromWire, timeout } from './client-errors.ts'
 
 /*
@@ -60,7 +61,7 @@ export class Connection {
   #nextId = 0
   #version = 1
   #maxFrameBytes = maxId
-  #corked = false
+  readonly #cork: TurnCork
   #closeError: BrokerError | undefined
   /** Why the connection failed while opening, as raised (a timeout stays CAIRN_TIMEOUT). */
   #openError: BrokerError | undefined
@@ -86,6 +87,7 @@ export class Connection {
         ? netConnect(address)
         : tlsConnect({ servername: options.host, ...options.tls, ...address })
     this.#socket.setNoDelay(true)
+    this.#cork = new TurnCork(this.#socket)
     this.#socket.on('data', (chunk: Buffer) => {
       try {
         this.#decoder.push(chunk)
@@ -225,14 +227,7 @@ export class Connection {
 
   #write(frame: Buffer, callback?: (error: Error | null | undefined) => void): void {
     // Frames written during one turn of the event loop leave in as few segments as possible.
-    if (!this.#corked) {
-      this.#corked = true
-      this.#socket.cork()
-      process.nextTick(() => {
-        this.#corked = false
-        this.#socket.uncork()
-      })
-    }
+    this.#cork.hold()
     this.#socket.write(frame, callback)
   }
 

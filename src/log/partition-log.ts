@@ -240,22 +240,37 @@ export class PartitionLog {
     }
     const records: LogRecord[] = []
     if (from === this.logEndOffset) return { records, nextOffset: from }
-    const rows = this.#read.all(from, maxRecords) as RecordRow[]
     let bytes = 0
-    for (const [offset, ts, key, value, headers, meta] of rows) {
-      const size = (key?.length ?? 0) + (value?.length ?? 0)
-      // At least one record, even if it alone exceeds maxBytes (a consumer must always make progress).
-      if (records.length > 0 && bytes + size > maxBytes) break
-      bytes += size
-      records.push({
-        offset: BigInt(offset),
-        timestamp: ts,
-        key,
-        value,
-        headers: decodeHeaders(headers),
-        meta: decodeMeta(meta),
-      })
+    let next = from
+    let rowsLeft = maxRecords
+    // Rows are fetched in chunks sized by the partition's average record, so a byte budget that
+    // ends the read early does not pay for copying rows out of SQLite it never returns.
+    const averageBytes = this.recordCount > 0 ? Math.max(1, this.liveBytes / this.recordCount) : 1
+    for (;;) {
+      const chunk = Math.min(rowsLeft, Math.ceil((maxBytes - bytes) / averageBytes) + 16)
+      const rows = this.#read.all(next, chunk) as RecordRow[]
+      for (const [offset, ts, key, value, headers, meta] of rows) {
+        const size = (key?.length ?? 0) + (value?.length ?? 0)
+        // At least one record, even if it alone exceeds maxBytes (a consumer must always make progress).
+        if (records.length > 0 && bytes + size > maxBytes) return this.#readResult(records)
+        bytes += size
+        records.push({
+          offset: BigInt(offset),
+          timestamp: ts,
+          key,
+          value,
+          headers: decodeHeaders(headers),
+          meta: decodeMeta(meta),
+        })
+      }
+      rowsLeft -= rows.length
+      const last = rows.at(-1)
+      if (rows.length < chunk || rowsLeft === 0 || last === undefined) return this.#readResult(records)
+      next = last[0] + 1
     }
+  }
+
+  #readResult(records: LogRecord[]): { records: LogRecord[]; nextOffset: number } {
     const last = records.at(-1)
     // No rows at all from a valid offset below logEnd means compaction removed everything up to the end.
     return { records, nextOffset: last === undefined ? this.logEndOffset : Number(last.offset) + 1 }

@@ -20,6 +20,7 @@ import { PacketSizeGuard } from './packet-size-guard.ts'
 import { ReasonCode } from './reason-codes.ts'
 import type { Session, SessionLink } from './session.ts'
 import { recordUserPropertyOrder, spliceUserProperties } from './user-properties.ts'
+import { TurnCork } from '../util/turn-cork.ts'
 
 export const ConnectionStates = {
   AWAITING_CONNECT: 'awaiting-connect',
@@ -72,7 +73,7 @@ export class MqttConnection implements SessionLink {
   readonly #queued: Packet[] = []
   readonly #outgoingAliases = new Map<string, number>()
   #congested = false
-  #corked = false
+  readonly #cork: TurnCork
   #pendingAppends = 0
   #readingPaused = false
   #lastPacketMs: number
@@ -85,6 +86,7 @@ export class MqttConnection implements SessionLink {
     this.logger = frontEnd.logger.child({ remoteAddress: info.remoteAddress })
     this.clientReceiveMaximum = frontEnd.options.maxInflightOut
     this.#socket = socket
+    this.#cork = new TurnCork(socket)
     this.#guard = new PacketSizeGuard(frontEnd.options.maxPacketBytes)
     this.#lastPacketMs = frontEnd.clock.now()
     recordUserPropertyOrder(this.#parser)
@@ -225,14 +227,7 @@ export class MqttConnection implements SessionLink {
   #writeBuffer(buffer: Buffer): void {
     this.frontEnd.counters.bytesSent += buffer.length
     // One write syscall per turn for all the packets of that turn (acks, deliveries).
-    if (!this.#corked) {
-      this.#corked = true
-      this.#socket.cork()
-      process.nextTick(() => {
-        this.#corked = false
-        this.#socket.uncork()
-      })
-    }
+    this.#cork.hold()
     if (!this.#socket.write(buffer)) this.#congested = true
   }
 

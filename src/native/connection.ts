@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { BrokerError, isBrokerError } from '../errors.ts'
 import { handlers, noReply, type NativeContext } from './handlers/index.ts'
+import { TurnCork } from '../util/turn-cork.ts'
 import { toNativeFailure } from './status.ts'
 import { encodeFrame, FrameDecoder } from './wire/frame.ts'
 import {
@@ -30,6 +31,7 @@ export class NativeConnection implements NativeContext {
   readonly #duplex: Duplex
   readonly #decoder: FrameDecoder
   readonly #closeListeners = new Set<() => void>()
+  readonly #cork: TurnCork
   readonly stickyPartitions = new Map<string, number>()
   clientId = ''
   #version: number | undefined
@@ -41,6 +43,7 @@ export class NativeConnection implements NativeContext {
   constructor(frontEnd: NativeFrontEnd, duplex: Duplex, logger: Logger) {
     this.frontEnd = frontEnd
     this.#duplex = duplex
+    this.#cork = new TurnCork(duplex)
     this.logger = logger
     this.#decoder = new FrameDecoder({
       maxFrameBytes: frontEnd.maxFrameBytes,
@@ -181,6 +184,7 @@ export class NativeConnection implements NativeContext {
       this.logger.error({ err: error, id: response.id }, 'native response could not be encoded')
       frame = encodeFrame({ id: response.id, ...toNativeFailure(error) })
     }
+    this.#cork.hold()
     if (!this.#duplex.write(frame)) {
       this.#pausedForDrain = true
       this.#updateFlow()

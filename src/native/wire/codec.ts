@@ -34,7 +34,15 @@ const maxUint64 = (1n << 64n) - 1n
 
 /** Encodes one value as CBOR. The result is a fresh Buffer owned by the caller. */
 export function encodeValue(value: unknown): Buffer {
-  return Buffer.from(wireCodec.encode(widenLargeIntegers(value, 0)))
+  return Buffer.from(encodeValueTransient(value))
+}
+
+/**
+ * Encodes one value as CBOR into the encoder's own buffer: the result is valid only until the
+ * next encode, so the caller copies it out at once (encodeFrame copies it behind the length).
+ */
+export function encodeValueTransient(value: unknown): Uint8Array {
+  return wireCodec.encode(widenLargeIntegers(value, 0))
 }
 
 const int32Span = 0x1_0000_0000

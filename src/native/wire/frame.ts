@@ -1,5 +1,5 @@
 import { BrokerError } from '../../errors.ts'
-import { decodeValue, encodeValue, wireValueProblem } from './codec.ts'
+import { decodeValue, encodeValueTransient, wireValueProblem } from './codec.ts'
 
 /*
   Native protocol framing (issue 4). Grammar in CDDL (RFC 8610); the byte layer first, since CDDL
@@ -54,11 +54,11 @@ export function encodeFrame(value: unknown, maxFrameBytes: number = maxLength): 
   if (problem !== undefined) {
     throw new BrokerError('CAIRN_FRAME_MALFORMED', `cannot encode frame: ${problem}`, { details: { problem } })
   }
-  const item = encodeValue(value)
+  const item = encodeValueTransient(value)
   if (item.length > maxFrameBytes) throw tooLarge(item.length, maxFrameBytes)
   const frame = Buffer.allocUnsafe(lengthBytes + item.length)
   frame.writeUInt32BE(item.length, 0)
-  item.copy(frame, lengthBytes)
+  frame.set(item, lengthBytes)
   return frame
 }
 

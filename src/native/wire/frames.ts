@@ -1,4 +1,5 @@
 import { BrokerError } from '../../errors.ts'
+import { describeWireValue as describe } from './schema.ts'
 
 /*
   Native protocol messages: the CBOR item inside each frame (framing and `wire` are in frame.ts).
@@ -76,15 +77,6 @@ function invalid(what: string, path: string, expected: string, value: unknown): 
       details: { path },
     },
   )
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing'
-  if (typeof value === 'bigint') return `${value}n`
-  if (value instanceof Uint8Array) return `${value.length} bytes`
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object' && value !== null) return 'a map'
-  return JSON.stringify(value)
 }
 
 type Fields = Record<string, unknown>

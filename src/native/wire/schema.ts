@@ -9,12 +9,13 @@ export type Schema<T> = (value: unknown, path: string) => T
 export type Infer<S> = S extends Schema<infer T> ? T : never
 
 function fail(path: string, expected: string, value: unknown): never {
-  throw new BrokerError('CAIRN_REQUEST_INVALID', `${path} must be ${expected} (got ${describe(value)})`, {
+  throw new BrokerError('CAIRN_REQUEST_INVALID', `${path} must be ${expected} (got ${describeWireValue(value)})`, {
     details: { path },
   })
 }
 
-function describe(value: unknown): string {
+/** A short description of a received value for error messages (never the whole value). */
+export function describeWireValue(value: unknown): string {
   if (value === undefined) return 'nothing'
   if (typeof value === 'bigint') return `${value}n`
   if (value instanceof Uint8Array) return `${value.length} bytes`
