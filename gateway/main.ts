@@ -22,9 +22,13 @@ const shutdownTimeoutMs = 10_000
 /** How long clients get to close their ended connections before their sockets are cut. */
 const socketGraceMs = 2_000
 
+/** stdout, for the last synchronous flush before exiting. */
+let logDestination: ReturnType<typeof pino.destination> | undefined
+
 export function createLogger(level: LogLevel): Logger {
   // In-process sonic-boom on fd 1: no worker-thread transport, so the same code runs inside the single binary.
-  return pino({ level }, pino.destination(1))
+  logDestination = pino.destination(1)
+  return pino({ level }, logDestination)
 }
 
 /** Runs the gateway until SIGINT or SIGTERM. Resolves to the exit code once the logs are flushed. */
@@ -237,12 +241,22 @@ function waitForShutdownSignal(): Promise<NodeJS.Signals> {
 }
 
 // pino.destination(1) writes asynchronously; exiting mid-write could lose the line that explains the exit.
+// A loaded machine (or a slow reader of our stdout) can take longer than the async flush waits: the
+// rest is then written synchronously, so the lines explaining the exit are not lost.
 function flushed(logger: Logger, code: number): Promise<number> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(code), 2000)
+    const finish = (): void => {
+      try {
+        logDestination?.flushSync()
+      } catch {
+        // stdout is gone (closed pipe): nothing more can be written anyway.
+      }
+      resolve(code)
+    }
+    const timer = setTimeout(finish, 2000)
     logger.flush(() => {
       clearTimeout(timer)
-      resolve(code)
+      finish()
     })
   })
 }
