@@ -1,6 +1,6 @@
-// Composition root: options → logger → log store → front ends (MQTT, native, HTTP) → listeners → signals. It owns what src/
-// must not touch (sockets, signals, uncaught errors, exit codes) and stays thin: anything with logic of its own
-// belongs in src/.
+// Composition root: options → logger → log store → mirror → front ends (MQTT, native, HTTP) → listeners → signals.
+// It owns what src/ must not touch (sockets, signals, uncaught errors, exit codes) and stays thin: anything with
+// logic of its own belongs in src/.
 
 import { resolve } from 'node:path'
 import { pino, type Logger } from 'pino'
@@ -9,9 +9,18 @@ import { GroupCoordinator } from '../src/groups/group-coordinator.ts'
 import { createHttpApi, type HttpApiHandler } from '../src/http/http-api.ts'
 import { LogStore } from '../src/log/log-store.ts'
 import type { StreamInfo } from '../src/log/types.ts'
+import { KafkajsSink } from '../src/mirror/kafkajs-sink.ts'
+import { Mirror } from '../src/mirror/mirror.ts'
 import { MqttFrontEnd } from '../src/mqtt/mqtt-front-end.ts'
 import { NativeFrontEnd } from '../src/native/native-front-end.ts'
-import { formatAddress, listenerNames, type LoadedConfig, type LogLevel, type StreamDeclaration } from './config.ts'
+import {
+  formatAddress,
+  listenerNames,
+  mirrorLinkConfigs,
+  type LoadedConfig,
+  type LogLevel,
+  type StreamDeclaration,
+} from './config.ts'
 import { ListenError, startListeners, type Listeners } from './listeners.ts'
 
 export const version: string = packageJson.version
@@ -21,6 +30,8 @@ const shutdownSignals = ['SIGINT', 'SIGTERM'] as const
 const shutdownTimeoutMs = 10_000
 /** How long clients get to close their ended connections before their sockets are cut. */
 const socketGraceMs = 2_000
+/** How long the mirror gets to finish its sends in flight before the store closes under it. */
+const mirrorCloseTimeoutMs = 5_000
 
 /** stdout, for the last synchronous flush before exiting. */
 let logDestination: ReturnType<typeof pino.destination> | undefined
@@ -56,17 +67,24 @@ export async function serve(config: LoadedConfig): Promise<number> {
     return flushed(logger, 1)
   }
   let frontEnds: FrontEnds
+  let mirror: Mirror | null = null
   try {
     ensureStreams(store, options.streams, logger)
+    mirror = createMirror(store, config, logger)
+    // At once: the retention holds must be in place before anything can run retention on unmirrored records.
+    mirror?.prepare()
+    // Without a mirror the mirror operations of the native protocol and the HTTP API say none is configured.
+    const mirrorOption = mirror === null ? {} : { mirror }
     const groups = new GroupCoordinator({ store, logger: logger.child({ component: 'groups' }) })
     frontEnds = {
       mqtt: new MqttFrontEnd({ store, logger, options: options.mqtt }),
       groups,
-      native: new NativeFrontEnd({ store, groups, logger: logger.child({ component: 'native' }) }),
-      http: createHttpApi({ store, groups, logger: logger.child({ component: 'http' }) }),
+      native: new NativeFrontEnd({ store, groups, logger: logger.child({ component: 'native' }), ...mirrorOption }),
+      http: createHttpApi({ store, groups, logger: logger.child({ component: 'http' }), ...mirrorOption }),
     }
   } catch (err) {
-    logger.fatal({ err }, 'cannot create the configured streams or start the front ends')
+    logger.fatal({ err }, 'cannot create the configured streams, the mirror or the front ends')
+    await closeMirror(logger, mirror)
     await store.close()
     return flushed(logger, 1)
   }
@@ -77,8 +95,25 @@ export async function serve(config: LoadedConfig): Promise<number> {
     const address = options.listeners[name]
     listenerSummary[name] = address === null ? { off: true } : { address: formatAddress(address) }
   }
+  const mirrorSummary =
+    mirror === null
+      ? 'off'
+      : {
+          links: Object.entries(options.mirror.links).map(([name, link]) => ({
+            name,
+            bootstrap: link.bootstrap,
+            gatewayAlias: link.gatewayAlias,
+          })),
+        }
   logger.info(
-    { version, node: process.version, dataDir, listeners: listenerSummary, streams: Object.keys(options.streams) },
+    {
+      version,
+      node: process.version,
+      dataDir,
+      listeners: listenerSummary,
+      streams: Object.keys(options.streams),
+      mirror: mirrorSummary,
+    },
     'cairn started',
   )
   // Handlers go in before the readiness line: a supervisor may signal as soon as it reads it.
@@ -99,10 +134,12 @@ export async function serve(config: LoadedConfig): Promise<number> {
     const fields = err instanceof ListenError ? { listener: err.listener, address: err.address } : {}
     logger.fatal({ err, ...fields }, err instanceof ListenError ? err.message : 'cannot start the listeners')
     await closeFrontEnds(logger, frontEnds)
+    await closeMirror(logger, mirror)
     await store.close()
     return flushed(logger, 1)
   }
   logger.info({ served: listeners.addresses }, 'listening')
+  mirror?.start()
 
   const received = await signal
   logger.info({ signal: received }, 'shutting down')
@@ -116,7 +153,7 @@ export async function serve(config: LoadedConfig): Promise<number> {
   const timedOut = new Promise<'timeout'>(
     (resolve) => (timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs)),
   )
-  const code = await Promise.race([shutdown(logger, listeners, frontEnds, store), timedOut])
+  const code = await Promise.race([shutdown(logger, listeners, frontEnds, mirror, store), timedOut])
   clearTimeout(timer)
   if (code === 'timeout') {
     logger.error({ timeoutMs: shutdownTimeoutMs }, 'shutdown did not finish in time; exiting')
@@ -126,11 +163,19 @@ export async function serve(config: LoadedConfig): Promise<number> {
 }
 
 // Order matters: stop intake first, then disconnect the clients (which saves their sessions and flushes), then
-// close the store, which commits the in-flight group commit and checkpoints, so every acknowledged record is in
-// the database file. Sockets still open then only delay the exit.
-async function shutdown(logger: Logger, listeners: Listeners, frontEnds: FrontEnds, store: LogStore): Promise<number> {
+// stop the mirror (its confirmed sends update cursors in the store), then close the store, which commits the
+// in-flight group commit and checkpoints, so every acknowledged record is in the database file. Sockets still
+// open then only delay the exit.
+async function shutdown(
+  logger: Logger,
+  listeners: Listeners,
+  frontEnds: FrontEnds,
+  mirror: Mirror | null,
+  store: LogStore,
+): Promise<number> {
   listeners.stopAccepting()
-  const code = await closeFrontEnds(logger, frontEnds)
+  let code = await closeFrontEnds(logger, frontEnds)
+  if (!(await closeMirror(logger, mirror))) code = 1
   try {
     await store.close()
   } catch (err) {
@@ -140,6 +185,57 @@ async function shutdown(logger: Logger, listeners: Listeners, frontEnds: FrontEn
   await listeners.close(socketGraceMs)
   logger.info('cairn stopped')
   return code
+}
+
+/** The mirror of the configured links, or null when none is configured. Throws if a link cannot be set up. */
+function createMirror(store: LogStore, config: LoadedConfig, logger: Logger): Mirror | null {
+  const { links } = config.options.mirror
+  if (Object.keys(links).length === 0) return null
+  return new Mirror({
+    store,
+    links: mirrorLinkConfigs(config.options.mirror),
+    logger: logger.child({ component: 'mirror' }),
+    sinkFor: ({ name }) => {
+      const link = links[name]
+      if (link === undefined) throw new Error(`mirror link ${name} is not configured`)
+      const tls = config.mirrorTls[name]
+      return new KafkajsSink({
+        brokers: link.bootstrap,
+        clientId: link.clientId,
+        connectionTimeoutMs: link.connectionTimeoutMs,
+        requestTimeoutMs: link.requestTimeoutMs,
+        brokerAddressMap: link.brokerAddressMap,
+        ...(tls === undefined ? {} : { ssl: tls }),
+        ...(link.sasl === null ? {} : { sasl: { ...link.sasl } }),
+        // The sink names its own component (kafkajs).
+        logger: logger.child({ link: name }),
+      })
+    },
+  })
+}
+
+/**
+ * Stops the links. A link waiting out its backoff may not notice at once: past mirrorCloseTimeoutMs the store
+ * closes anyway (what the mirror had not confirmed is resent or reconciled at the next start). False if it failed.
+ */
+async function closeMirror(logger: Logger, mirror: Mirror | null): Promise<boolean> {
+  if (mirror === null) return true
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'timeout'>(
+    (resolve) => (timer = setTimeout(() => resolve('timeout'), mirrorCloseTimeoutMs)),
+  )
+  try {
+    const result = await Promise.race([mirror.close(), timedOut])
+    if (result === 'timeout') {
+      logger.warn({ timeoutMs: mirrorCloseTimeoutMs }, 'mirror did not stop in time; closing the store anyway')
+    }
+    return true
+  } catch (err) {
+    logger.error({ err }, 'mirror did not close cleanly')
+    return false
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 interface FrontEnds {

@@ -36,6 +36,11 @@ export const errorCodes = [
   'CAIRN_GROUP_INVALID',
   'CAIRN_PARTITION_NOT_ASSIGNED',
   'CAIRN_INTERNAL',
+  'CAIRN_UPSTREAM_UNAVAILABLE',
+  'CAIRN_UPSTREAM_UNCERTAIN',
+  'CAIRN_UPSTREAM_REJECTED',
+  'CAIRN_OFFSET_NOT_MIRRORED',
+  'CAIRN_MIRROR_DIVERGED',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
@@ -45,6 +50,8 @@ const retriableCodes: ReadonlySet<ErrorCode> = new Set([
   'CAIRN_STORAGE_FULL',
   'CAIRN_TIMEOUT',
   'CAIRN_CONNECTION_CLOSED',
+  'CAIRN_UPSTREAM_UNAVAILABLE',
+  'CAIRN_UPSTREAM_UNCERTAIN',
 ])
 
 // Classify by brand, not by class identity, so classification survives bundling into one binary.

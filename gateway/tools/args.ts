@@ -1,10 +1,10 @@
-// The command lines of the client tools (`cairn produce|consume|streams|groups`): argv in, a typed command out.
+// The command lines of the client tools (`cairn produce|consume|streams|groups|mirror`): argv in, a typed command out.
 // Pure: no environment, no I/O; every bad argument is a UsageError naming it (exit code 2).
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError } from './usage-error.ts'
 
-export const toolNames = ['produce', 'consume', 'streams', 'groups'] as const
+export const toolNames = ['produce', 'consume', 'streams', 'groups', 'mirror'] as const
 export type ToolName = (typeof toolNames)[number]
 
 export const defaultBroker = '127.0.0.1:7883'
@@ -71,6 +71,17 @@ export type ToolCommand =
       to: ResetSpec
       dryRun: boolean
     }
+  | { name: 'mirror status' }
+  | {
+      name: 'mirror translate'
+      stream: string
+      partition: number
+      /** Local for to-upstream, upstream for to-local. */
+      offset: bigint
+      kind: 'record' | 'position'
+      direction: 'to-upstream' | 'to-local'
+      link: string | undefined
+    }
 
 export interface ToolCommandLine {
   globals: ToolGlobals
@@ -123,6 +134,8 @@ export function parseToolCommandLine(argv: readonly string[]): ToolCommandLine |
       return parseStreams(rest)
     case 'groups':
       return parseGroups(rest)
+    case 'mirror':
+      return parseMirror(rest)
   }
 }
 
@@ -408,6 +421,52 @@ function parseGroups(argv: readonly string[]): ToolCommandLine | 'help' {
     }
     default:
       throw new UsageError(`groups: unknown command "${sub}" (${groupsCommands.join(', ')})`)
+  }
+}
+
+const mirrorCommands = ['status', 'translate'] as const
+
+function parseMirror(argv: readonly string[]): ToolCommandLine | 'help' {
+  const parsed = parse(argv, {
+    'to-local': { type: 'boolean' },
+    position: { type: 'boolean' },
+    link: { type: 'string' },
+  })
+  if (parsed === 'help') return 'help'
+  const { values, globals } = parsed
+  const [sub, ...args] = parsed.positionals
+  if (sub === undefined) throw new UsageError(`mirror: missing command (${mirrorCommands.join(', ')})`)
+  const rest = { ...parsed, positionals: args }
+  switch (sub) {
+    case 'status': {
+      const misplaced = ['to-local', 'position', 'link'].find((flag) => values[flag] !== undefined)
+      if (misplaced !== undefined) throw new UsageError(`mirror status: --${misplaced} does not apply`)
+      positionals(rest, [], 'mirror status')
+      return { globals, command: { name: 'mirror status' } }
+    }
+    case 'translate': {
+      const [stream, partition, offset] = positionals(rest, ['STREAM', 'PARTITION', 'OFFSET'], 'mirror translate') as [
+        string,
+        string,
+        string,
+      ]
+      const link = str(values, 'link')
+      if (link === '') throw new UsageError('--link must not be empty')
+      return {
+        globals,
+        command: {
+          name: 'mirror translate',
+          stream,
+          partition: nonNegativeInteger(partition, 'PARTITION'),
+          offset: parseOffset(offset, 'OFFSET', 'a non-negative offset'),
+          kind: values.position === true ? 'position' : 'record',
+          direction: values['to-local'] === true ? 'to-local' : 'to-upstream',
+          link,
+        },
+      }
+    }
+    default:
+      throw new UsageError(`mirror: unknown command "${sub}" (${mirrorCommands.join(', ')})`)
   }
 }
 

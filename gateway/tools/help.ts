@@ -5,7 +5,8 @@ import { defaultBroker, defaultTimeoutMs } from './args.ts'
 export const clientCommandsHelp = `  produce  write records to a stream, one per input line
   consume  read records from a stream (to its end, or --follow)
   streams  list | create | describe | delete streams
-  groups   list | describe consumer groups, or reset their offsets`
+  groups   list | describe consumer groups, or reset their offsets
+  mirror   status of the upstream mirror, or translate an offset between the gateway and Kafka`
 
 // The same columns as serve's options in config.ts.
 const row = (flag: string, text: string, env?: string) =>
@@ -24,6 +25,8 @@ export const clientUsage = `Client commands (talk to a running broker over the n
   cairn groups describe GROUP
   cairn groups reset-offsets GROUP --stream STREAM [--partition N ...] [--dry-run]
                        (--to-earliest | --to-latest | --to-time TIME|DURATION | --shift-by N | --to-offset N)
+  cairn mirror status
+  cairn mirror translate STREAM PARTITION OFFSET [--to-local] [--position] [--link LINK]
 
 Options of the client commands:
 ${row('--broker HOST:PORT', `the broker's native listener (default ${defaultBroker})`, 'CAIRN_BROKER')}
@@ -37,4 +40,7 @@ consume: reads to the log end as of the start and exits; --follow keeps reading 
   Text format: the value, or key<TAB>value when the record has a key. JSON: {stream, partition, offset, timestamp,
   key, value, headers}, with base64 where bytes are not UTF-8 (keyEncoding/valueEncoding: "base64").
 TIME is ISO 8601 (2026-11-21T10:00:00Z) or epoch milliseconds; DURATION is 90s, 15m, 2h, 1d, 1w (back from now).
+mirror translate: where local record OFFSET of STREAM/PARTITION is in Kafka; --to-local: OFFSET is a Kafka offset
+  of the mirrored partition, answered with the local one. --position translates a consumer position (the next
+  offset to read) instead of a record, e.g. to move a group between the gateway and Kafka. LINK: default the first.
 A negative shift is written --shift-by=-10. Without a terminal, streams delete needs --yes.`

@@ -9,6 +9,7 @@ import { defaultBroker, parseBroker, type ToolCommandLine } from './args.ts'
 import { consume } from './consume.ts'
 import { groups } from './groups.ts'
 import type { ToolContext, ToolIO } from './io.ts'
+import { mirror } from './mirror.ts'
 import { produce } from './produce.ts'
 import { reportError } from './report.ts'
 import { streams } from './streams.ts'
@@ -93,6 +94,9 @@ export async function runTool({ globals, command }: ToolCommandLine, io: ToolIO)
       case 'groups describe':
       case 'groups reset-offsets':
         return await groups(context, command)
+      case 'mirror status':
+      case 'mirror translate':
+        return await mirror(context, command)
     }
   } catch (error) {
     reportError(io, error)

@@ -11,6 +11,11 @@ export type GroupSummary = OpResponse<'listGroups'>['groups'][number]
 export type GroupOffset = OpResponse<'offsetFetch'>['offsets'][number]
 export type ResetTo = OpRequest<'resetOffsets'>['to']
 export type OffsetSpec = { earliest: true } | { latest: true } | { timestamp: number }
+/** One upstream link: state, last error, and per mirrored partition its cursor, lag and gaps. */
+export type MirrorLinkStatus = OpResponse<'mirrorStatus'>['links'][number]
+export type MirrorPartitionStatus = MirrorLinkStatus['partitions'][number]
+export type MirrorTranslateRequest = OpRequest<'mirrorTranslate'>
+export type MirrorTranslation = OpResponse<'mirrorTranslate'>
 
 export interface ListOffsetsResult {
   stream: string
@@ -116,6 +121,28 @@ export class Admin {
 
   async deleteGroup(group: string, options?: RequestOptions): Promise<void> {
     await this.#client.request('deleteGroup', { group }, options)
+  }
+
+  /** The upstream mirror's links; CAIRN_REQUEST_INVALID when the broker runs without a mirror. */
+  async mirrorStatus(options?: RequestOptions): Promise<MirrorLinkStatus[]> {
+    return (await this.#client.request('mirrorStatus', {}, options)).links
+  }
+
+  /**
+   * Where a record (`kind: 'record'`) or a consumer position (`kind: 'position'`, the next offset to
+   * read) of a local partition is on the other side of the mirror: `direction: 'to-upstream'` takes a
+   * local offset, `'to-local'` an upstream one. CAIRN_OFFSET_NOT_MIRRORED when there is no image.
+   */
+  async mirrorTranslate(request: MirrorTranslateRequest, options?: RequestOptions): Promise<MirrorTranslation> {
+    const body: MirrorTranslateRequest = {
+      stream: request.stream,
+      partition: request.partition,
+      kind: request.kind,
+      direction: request.direction,
+      offset: BigInt(request.offset),
+    }
+    if (request.link !== undefined) body.link = request.link
+    return this.#client.request('mirrorTranslate', body, options)
   }
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { LogStore } from '../log/log-store.ts'
+import type { MirrorApi } from '../native/mirror-api.ts'
 import type { OpRequest, OpResponse } from '../native/wire/ops.ts'
 import type { Clock } from '../util/clock.ts'
 
@@ -31,6 +32,8 @@ export interface PendingPoll {
 export interface HttpContext {
   readonly store: LogStore
   readonly groups: HttpGroupCoordinator
+  /** The upstream mirror; undefined when the broker runs without one. */
+  readonly mirror: MirrorApi | undefined
   readonly clock: Clock
   readonly logger: Logger
   readonly maxBodyBytes: number

@@ -3,12 +3,14 @@ import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { isBrokerError } from '../errors.ts'
 import type { LogStore } from '../log/log-store.ts'
+import type { MirrorApi } from '../native/mirror-api.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import type { HttpContext, HttpGroupCoordinator } from './context.ts'
 import * as groups from './groups.ts'
 import { healthz, readyz } from './health.ts'
 import { sendError, toHttpStatus } from './http-errors.ts'
 import * as messages from './messages.ts'
+import * as mirror from './mirror.ts'
 import { Router, type Route } from './router.ts'
 import * as streams from './streams.ts'
 
@@ -26,6 +28,8 @@ export interface HttpApiOptions {
   maxBodyBytes?: number
   /** /readyz answers 200 only while this returns true (default: always) and the store is open. */
   isReady?: () => boolean
+  /** The upstream mirror (Mirror from src/mirror), for /api/v1/mirror/*; without it those answer 400. */
+  mirror?: MirrorApi
 }
 
 export type HttpApiHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
@@ -49,6 +53,8 @@ export const routes: readonly Route[] = [
   { path: '/api/v1/consumer-groups/:group', methods: { GET: groups.describeGroup, DELETE: groups.deleteGroup } },
   { path: '/api/v1/consumer-groups/:group/offsets', methods: { GET: groups.fetchOffsets, POST: groups.commitOffset } },
   { path: '/api/v1/consumer-groups/:group/reset-offsets', methods: { POST: groups.resetOffsets } },
+  { path: '/api/v1/mirror/status', methods: { GET: mirror.mirrorStatus } },
+  { path: '/api/v1/mirror/translate', methods: { GET: mirror.mirrorTranslate } },
 ]
 
 export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
@@ -58,6 +64,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
   const ctx: HttpContext = {
     store: options.store,
     groups: options.groups,
+    mirror: options.mirror,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? pino({ level: 'silent' }),
     maxBodyBytes,

@@ -20,6 +20,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'CAIRN_PARTITION_NOT_FOUND':
     case 'CAIRN_GROUP_NOT_FOUND':
     case 'CAIRN_OPERATION_UNKNOWN':
+    case 'CAIRN_OFFSET_NOT_MIRRORED':
       return 404
     case 'CAIRN_STREAM_EXISTS':
     case 'CAIRN_GROUP_NOT_EMPTY':
@@ -30,6 +31,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'CAIRN_PRODUCER_UNKNOWN':
     case 'CAIRN_SEQUENCE_OUT_OF_ORDER':
     case 'CAIRN_TRANSACTION_INVALID':
+    case 'CAIRN_MIRROR_DIVERGED':
       return 409
     case 'CAIRN_FRAME_TOO_LARGE':
     case 'CAIRN_TRANSACTION_TOO_LARGE':
@@ -45,7 +47,12 @@ export function statusForCode(code: ErrorCode): number {
     case 'CAIRN_CONNECTION_CLOSED':
       return 503
     case 'CAIRN_TIMEOUT':
+    case 'CAIRN_UPSTREAM_UNCERTAIN':
       return 504
+    // Upstream is Kafka, a gateway behind this one: its failures are "bad gateway".
+    case 'CAIRN_UPSTREAM_UNAVAILABLE':
+    case 'CAIRN_UPSTREAM_REJECTED':
+      return 502
     // A configuration problem can only be the server's own; storage failures are not the client's.
     case 'CAIRN_CONFIG_INVALID':
     case 'CAIRN_STORAGE_FAILED':

@@ -4,6 +4,7 @@ import type { GroupCoordinator } from '../groups/group-coordinator.ts'
 import type { LogStore } from '../log/log-store.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import { NativeConnection } from './connection.ts'
+import type { MirrorApi } from './mirror-api.ts'
 import { ProducerRegistry, type ProducerOptions } from './producers.ts'
 import { TransactionManager, type TransactionOptions } from './transactions.ts'
 
@@ -18,6 +19,8 @@ export interface NativeFrontEndOptions {
   maxInflightRequests?: number
   producers?: Partial<ProducerOptions>
   transactions?: Partial<TransactionOptions>
+  /** The upstream mirror, for mirrorStatus and mirrorTranslate; without it they answer CAIRN_REQUEST_INVALID. */
+  mirror?: MirrorApi
 }
 
 export const defaultNativeMaxFrameBytes = 8 * 1024 * 1024
@@ -36,6 +39,7 @@ export class NativeFrontEnd {
   readonly maxInflightRequests: number
   readonly producers: ProducerRegistry
   readonly transactions: TransactionManager
+  readonly mirror: MirrorApi | undefined
   readonly #connections = new Set<NativeConnection>()
   #closing = false
 
@@ -46,6 +50,7 @@ export class NativeFrontEnd {
     this.logger = options.logger ?? pino({ level: 'silent' })
     this.maxFrameBytes = options.maxFrameBytes ?? defaultNativeMaxFrameBytes
     this.maxInflightRequests = options.maxInflightRequests ?? 64
+    this.mirror = options.mirror
     this.producers = new ProducerRegistry(this.store, this.clock, this.logger, options.producers)
     this.transactions = new TransactionManager(
       this.store,

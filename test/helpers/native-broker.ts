@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { GroupCoordinator } from '../../src/groups/group-coordinator.ts'
 import { LogStore } from '../../src/log/log-store.ts'
+import type { MirrorApi } from '../../src/native/mirror-api.ts'
 import { NativeFrontEnd, type NativeFrontEndOptions } from '../../src/native/native-front-end.ts'
 import { systemClock, type Clock } from '../../src/util/clock.ts'
 
@@ -26,6 +27,8 @@ export interface NativeBrokerOptions {
   clock?: Clock
   frontEnd?: Partial<Omit<NativeFrontEndOptions, 'store' | 'groups' | 'clock' | 'logger'>>
   groupDefaults?: ConstructorParameters<typeof GroupCoordinator>[0]['defaults']
+  /** The upstream mirror the front end answers mirrorStatus/mirrorTranslate from (a stand-in in tests). */
+  mirror?: MirrorApi
 }
 
 /**
@@ -51,7 +54,14 @@ export async function startNativeBroker(options: NativeBrokerOptions = {}): Prom
       logger,
       ...(options.groupDefaults === undefined ? {} : { defaults: options.groupDefaults }),
     })
-    frontEnd = new NativeFrontEnd({ ...options.frontEnd, store, groups, clock, logger })
+    frontEnd = new NativeFrontEnd({
+      ...options.frontEnd,
+      ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+      store,
+      groups,
+      clock,
+      logger,
+    })
     server = createServer((socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))

@@ -12,6 +12,7 @@ import {
   handleResetOffsets,
 } from './groups.ts'
 import { handleListOffsets } from './list-offsets.ts'
+import { handleMirrorStatus, handleMirrorTranslate } from './mirror.ts'
 import { handleProduce } from './produce.ts'
 import { handleAlterStream, handleCreateStream, handleDeleteStream, handleMetadata } from './streams.ts'
 import { handleInitProducer, handleTxnAddOffsets, handleTxnBegin, handleTxnEnd } from './transactions.ts'
@@ -55,4 +56,6 @@ export const handlers: { [K in OpName]: Handler<K> } = {
   describeGroup: handleDescribeGroup,
   resetOffsets: handleResetOffsets,
   deleteGroup: handleDeleteGroup,
+  mirrorStatus: handleMirrorStatus,
+  mirrorTranslate: handleMirrorTranslate,
 }

@@ -118,6 +118,32 @@ import {
                      { offset: offset }            ; only while the group has no members
   resetOffsets-res = { offsets: [* { stream: tstr, partition: uint, ? previous: offset, offset: offset }] }
   deleteGroup-req  = { group: tstr }               deleteGroup-res = {}
+
+  ; ---- upstream mirror (answered CAIRN_REQUEST_INVALID when the broker runs without a mirror) ----
+  mirrorStatus-req = {}       mirrorStatus-res = { links: [* link-status] }
+  link-status      = { link: tstr, state: tstr,    ; "connecting" / "streaming" / "backoff" / "closed"
+                       lastError: { code: tstr, message: tstr, atMs: uint } / nil,
+                       redeliveredRecords: uint,   ; sent again after an uncertain outcome (duplicates upstream)
+                       partitions: [* mirror-partition] }
+  mirror-partition = { stream: tstr, partition: uint, upstreamTopic: tstr, upstreamPartition: uint,
+                       state: tstr,                ; "active" / "paused-upstream-reset" / "blocked-poison" / "diverged"
+                       nextLocal: offset,          ; every local offset below it is mirrored or a recorded gap
+                       lastUpstream: int,          ; upstream offset of the last mirrored record, -1 before the first
+                       lagRecords: offset,         ; log end - nextLocal
+                       oldestUnmirroredMs: uint / nil,  ; timestamp of the record at nextLocal; nil: nothing to send
+                       confirmedRecords: uint, gapRecords: uint }
+  mirrorTranslate-req = { ? link: tstr,             ; absent: the first configured link
+                          stream: tstr, partition: uint,  ; the local partition, in both directions
+                          kind: "record" / "position",    ; this record's image / where a consumer at this
+                                                          ; position (next offset to read) resumes
+                          direction: "to-upstream" / "to-local",
+                          offset: offset }                ; local offset (to-upstream) or upstream offset (to-local)
+  mirrorTranslate-res = { link: tstr, stream: tstr, partition: uint, upstreamTopic: tstr, upstreamPartition: uint,
+                          kind: "record" / "position", direction: "to-upstream" / "to-local",
+                          from: offset, to: offset,
+                          clamped: bool }   ; positions: beyond the mirror frontier, answered with the frontier
+  ; a record without an image (not mirrored yet, a gap, not ours upstream) or a partition the link does
+  ; not mirror: CAIRN_OFFSET_NOT_MIRRORED
 */
 
 export const wireError = struct({ code: text, message: text, retriable: bool })
@@ -202,6 +228,31 @@ const memberInfo = struct({
   streams: streamNames,
   assignment: array(streamPartitions),
 })
+
+const mirrorPartition = struct({
+  stream: text,
+  partition: uint,
+  upstreamTopic: text,
+  upstreamPartition: uint,
+  state: text,
+  nextLocal: offset,
+  lastUpstream: int64,
+  lagRecords: offset,
+  oldestUnmirroredMs: nullable(uint),
+  confirmedRecords: uint,
+  gapRecords: uint,
+})
+
+const linkStatus = struct({
+  link: text,
+  state: text,
+  lastError: nullable(struct({ code: text, message: text, atMs: uint })),
+  redeliveredRecords: uint,
+  partitions: array(mirrorPartition),
+})
+
+const translateKind = literal('record', 'position')
+const translateDirection = literal('to-upstream', 'to-local')
 
 /** Every v1 operation: its request body schema and its response body schema. */
 export const ops = {
@@ -377,6 +428,29 @@ export const ops = {
     }),
   },
   deleteGroup: { request: struct({ group: text }), response: empty },
+  mirrorStatus: { request: empty, response: struct({ links: array(linkStatus) }) },
+  mirrorTranslate: {
+    request: struct({
+      link: optional(text),
+      stream: text,
+      partition: uint,
+      kind: translateKind,
+      direction: translateDirection,
+      offset,
+    }),
+    response: struct({
+      link: text,
+      stream: text,
+      partition: uint,
+      upstreamTopic: text,
+      upstreamPartition: uint,
+      kind: translateKind,
+      direction: translateDirection,
+      from: offset,
+      to: offset,
+      clamped: bool,
+    }),
+  },
 } as const
 
 export type OpName = keyof typeof ops

@@ -1,0 +1,309 @@
+import type { Logger } from 'pino'
+import { BrokerError, isBrokerError } from '../errors.ts'
+import type { LogStore } from '../log/log-store.ts'
+import type { Clock, TimerHandle } from '../util/clock.ts'
+import type { KafkaSink } from './kafka-sink.ts'
+import { linkErrorClass, type LinkBackoff } from './link-backoff.ts'
+import type { MirrorState, PartitionCursor } from './mirror-state.ts'
+import { loadOffsetMap, type OffsetMapWriter } from './offset-map.ts'
+import { PartitionMirror, type UnmirroredPolicy } from './partition-mirror.ts'
+
+// One upstream link (mirror.md B8): connecting → streaming ⇄ backoff, until closed. While
+// streaming, it works through its partitions one batch at a time: the highest-priority stream with
+// something to send goes first (a backlog never holds up live data of a more important stream),
+// partitions of equal priority take turns. With nothing to send it waits for the next commit.
+
+export type LinkState = 'connecting' | 'streaming' | 'backoff' | 'closed'
+
+export interface MirroredStream {
+  stream: string
+  upstreamTopic: string
+  priority: number
+  policy: UnmirroredPolicy
+}
+
+export interface MirrorLinkOptions {
+  name: string
+  gatewayAlias: string
+  store: LogStore
+  state: MirrorState
+  sink: KafkaSink
+  mapWriter: OffsetMapWriter
+  backoff: LinkBackoff
+  clock: Clock
+  logger: Logger
+  streams: () => MirroredStream[]
+  timestampMode: 'origin' | 'send'
+  batchMaxRecords: number
+  batchMaxBytes: number
+  recoveryGraceMs: number
+  /** Catch-up rate limit; 0 = none. */
+  maxBytesPerSec: number
+}
+
+export interface LinkStatus {
+  link: string
+  state: LinkState
+  lastError: { code: string; message: string; atMs: number } | null
+  redeliveredRecords: number
+  partitions: Array<{
+    stream: string
+    partition: number
+    upstreamTopic: string
+    upstreamPartition: number
+    state: PartitionCursor['state']
+    nextLocal: bigint
+    lastUpstream: bigint
+    lagRecords: bigint
+    oldestUnmirroredMs: number | null
+    confirmedRecords: number
+    gapRecords: number
+  }>
+}
+
+export class MirrorLink {
+  readonly #o: MirrorLinkOptions
+  readonly #partitions = new Map<string, PartitionMirror>()
+  #priorities = new Map<PartitionMirror, number>()
+  #state: LinkState = 'connecting'
+  #lastError: LinkStatus['lastError'] = null
+  #redelivered = 0
+  #closed = false
+  #wake: (() => void) | undefined
+  #sleeper: (() => void) | undefined
+  #unwatch: Array<() => void> = []
+  #turn = 0
+  #running: Promise<void> | undefined
+
+  constructor(options: MirrorLinkOptions) {
+    this.#o = options
+  }
+
+  get name(): string {
+    return this.#o.name
+  }
+
+  get state(): LinkState {
+    return this.#state
+  }
+
+  /**
+   * Loads every mirrored partition's cursor (creating it at the log start the first time) and sets
+   * its retention hold. Call before the store's maintenance can delete anything: right after open.
+   */
+  prepare(): void {
+    for (const s of this.#o.streams()) {
+      if (!this.#o.store.hasStream(s.stream)) continue
+      const count = this.#o.store.partitionCount(s.stream)
+      for (let p = 0; p < count; p++) this.#partition(s, p).updateHold()
+    }
+  }
+
+  #partition(s: MirroredStream, partition: number): PartitionMirror {
+    const key = `${s.stream}\u0000${partition}`
+    let pm = this.#partitions.get(key)
+    if (pm !== undefined) return pm
+    const { name, state, store } = this.#o
+    const cursor: PartitionCursor = state.cursor(name, s.stream, partition) ?? {
+      link: name,
+      stream: s.stream,
+      partition,
+      upstreamTopic: s.upstreamTopic,
+      upstreamPartition: partition,
+      state: 'active',
+      nextLocal: store.earliestOffset(s.stream, partition),
+      lastUpstream: -1n,
+      mapEpoch: 0,
+      confirmedRecords: 0,
+      confirmedBytes: 0,
+      lastConfirmedMs: null,
+      pendingGap: 0,
+    }
+    pm = new PartitionMirror(
+      {
+        store,
+        state,
+        sink: this.#o.sink,
+        map: loadOffsetMap(store.database, name, s.stream, partition, cursor.mapEpoch),
+        mapWriter: this.#o.mapWriter,
+        clock: this.#o.clock,
+        logger: this.#o.logger.child({ link: name, stream: s.stream, partition }),
+        gatewayAlias: this.#o.gatewayAlias,
+        timestampMode: this.#o.timestampMode,
+        batchMaxRecords: this.#o.batchMaxRecords,
+        batchMaxBytes: this.#o.batchMaxBytes,
+        recoveryGraceMs: this.#o.recoveryGraceMs,
+        policy: s.policy,
+        onRedelivered: (n) => (this.#redelivered += n),
+      },
+      cursor,
+    )
+    this.#partitions.set(key, pm)
+    this.#priorities.set(pm, s.priority)
+    return pm
+  }
+
+  /** Starts the link loop (returns at once; close() stops it). */
+  start(): void {
+    this.prepare()
+    for (const s of this.#o.streams()) {
+      this.#unwatch.push(this.#o.store.watchAppends(s.stream, () => this.#wake?.()))
+    }
+    this.#unwatch.push(this.#o.store.watchStreams(() => this.#wake?.()))
+    this.#running = this.#run()
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        this.#state = 'connecting'
+        await this.#o.sink.connect()
+        this.#state = 'streaming'
+        this.#o.backoff.connected()
+        await this.#stream()
+      } catch (error) {
+        if (this.#closed) break
+        this.#noteError(error)
+        this.#state = 'backoff'
+        const delayMs = this.#o.backoff.nextDelayMs(linkErrorClass(error))
+        this.#o.logger.warn({ err: error, delayMs }, 'mirror link failed; backing off')
+        await this.#sleep(delayMs)
+      }
+    }
+    this.#state = 'closed'
+  }
+
+  async #stream(): Promise<void> {
+    while (!this.#closed) {
+      const pm = this.#nextWithWork()
+      if (pm === undefined) {
+        await this.#sleep(this.#idleWaitMs())
+        continue
+      }
+      const before = pm.cursor.confirmedBytes
+      const result = await pm.step()
+      if (result === 'idle' || result === 'blocked') continue
+      await this.#throttle(pm.cursor.confirmedBytes - before)
+    }
+  }
+
+  /** The partition to serve next: highest priority with unresolved records; turns among equals. */
+  #nextWithWork(): PartitionMirror | undefined {
+    for (const s of this.#o.streams()) {
+      if (!this.#o.store.hasStream(s.stream)) continue
+      const count = this.#o.store.partitionCount(s.stream)
+      for (let p = 0; p < count; p++) this.#partition(s, p)
+    }
+    const now = this.#o.clock.now()
+    const candidates = [...this.#partitions.values()].filter(
+      (pm) =>
+        pm.cursor.state === 'active' &&
+        this.#o.store.hasStream(pm.cursor.stream) &&
+        pm.readyAtMs() <= now &&
+        (pm.lagRecords > 0n || pm.hasIntent()),
+    )
+    if (candidates.length === 0) return undefined
+    const top = Math.max(...candidates.map((pm) => this.#priorities.get(pm) ?? 0))
+    const best = candidates.filter((pm) => (this.#priorities.get(pm) ?? 0) === top)
+    this.#turn = (this.#turn + 1) % best.length
+    return best[this.#turn]
+  }
+
+  /** Until the next commit, or the moment the first waiting intent may be settled (at most 1 s). */
+  #idleWaitMs(): number {
+    const now = this.#o.clock.now()
+    let waitMs = 1000
+    for (const pm of this.#partitions.values()) {
+      const readyAt = pm.readyAtMs()
+      if (readyAt > now) waitMs = Math.min(waitMs, readyAt - now)
+    }
+    return waitMs
+  }
+
+  async #throttle(bytes: number): Promise<void> {
+    const { maxBytesPerSec } = this.#o
+    if (maxBytesPerSec <= 0 || bytes <= 0) return
+    await this.#sleep(Math.ceil((bytes / maxBytesPerSec) * 1000))
+  }
+
+  /** Waits `ms`, or less when close() is called or (while streaming) a commit or stream change wakes the link. */
+  #sleep(ms: number): Promise<void> {
+    if (this.#closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const holder: { timer?: TimerHandle } = {}
+      const done = (): void => {
+        if (holder.timer !== undefined) this.#o.clock.clearTimeout(holder.timer)
+        this.#sleeper = undefined
+        this.#wake = undefined
+        resolve()
+      }
+      holder.timer = this.#o.clock.setTimeout(done, ms)
+      this.#sleeper = done
+      // A backoff is not cut short by new data: only close() ends it early.
+      if (this.#state === 'streaming') this.#wake = done
+    })
+  }
+
+  #noteError(error: unknown): void {
+    const code = isBrokerError(error) ? error.code : 'CAIRN_INTERNAL'
+    const message = error instanceof Error ? error.message : String(error)
+    this.#lastError = { code, message, atMs: this.#o.clock.now() }
+  }
+
+  /** Refreshes time-based retention holds (hold-then-evict ages out as time passes). */
+  refreshHolds(): void {
+    for (const pm of this.#partitions.values()) if (this.#o.store.hasStream(pm.cursor.stream)) pm.updateHold()
+  }
+
+  status(): LinkStatus {
+    const { store, state, name } = this.#o
+    return {
+      link: name,
+      state: this.#state,
+      lastError: this.#lastError,
+      redeliveredRecords: this.#redelivered,
+      partitions: [...this.#partitions.values()]
+        .filter((pm) => store.hasStream(pm.cursor.stream))
+        .map((pm) => {
+          const c = pm.cursor
+          const oldest =
+            pm.lagRecords > 0n
+              ? (store.read(c.stream, c.partition, c.nextLocal, { maxRecords: 1 }).records[0]?.timestamp ?? null)
+              : null
+          return {
+            stream: c.stream,
+            partition: c.partition,
+            upstreamTopic: c.upstreamTopic,
+            upstreamPartition: c.upstreamPartition,
+            state: c.state,
+            nextLocal: c.nextLocal,
+            lastUpstream: c.lastUpstream,
+            lagRecords: pm.lagRecords,
+            oldestUnmirroredMs: oldest,
+            confirmedRecords: c.confirmedRecords,
+            gapRecords: state.gapRecords(name, c.stream, c.partition),
+          }
+        }),
+    }
+  }
+
+  /** The partition mirror of a local partition, for offset translation. */
+  partitionMirror(stream: string, partition: number): PartitionMirror {
+    const pm = this.#partitions.get(`${stream}\u0000${partition}`)
+    if (pm === undefined) {
+      throw new BrokerError(
+        'CAIRN_OFFSET_NOT_MIRRORED',
+        `${stream}/${partition} is not mirrored by link ${this.#o.name}`,
+      )
+    }
+    return pm
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const unwatch of this.#unwatch) unwatch()
+    this.#sleeper?.()
+    await this.#o.sink.close()
+    await this.#running
+  }
+}

@@ -1,0 +1,216 @@
+import { pino, type Logger } from 'pino'
+import { BrokerError } from '../errors.ts'
+import type { LogStore } from '../log/log-store.ts'
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts'
+import type { KafkaSink } from './kafka-sink.ts'
+import { LinkBackoff, type BackoffConfig } from './link-backoff.ts'
+import { MirrorLink, type LinkStatus, type MirroredStream } from './mirror-link.ts'
+import { MirrorState } from './mirror-state.ts'
+import { createOffsetMapTable, OffsetMapWriter, type TranslatedPosition } from './offset-map.ts'
+import type { UnmirroredPolicy } from './partition-mirror.ts'
+import { createReplicationPolicy, type NamingConfig } from './replication-policy.ts'
+
+// The upstream mirror: one MirrorLink per configured Kafka cluster, each mirroring the streams its
+// rules select (mirror.md). Owns the mirror's tables and the retention holds that keep
+// unmirrored records (policy block / hold-then-evict).
+
+/** Which streams a link mirrors, and how: the first rule whose `match` fits a stream name applies. */
+export interface MirrorStreamRule {
+  /** A stream name, or a pattern with `*` (any run of characters). */
+  match: string
+  policy: UnmirroredPolicy
+  /** Higher goes first when several streams have something to send. */
+  priority: number
+}
+
+export interface MirrorLinkConfig {
+  name: string
+  gatewayAlias: string
+  naming: NamingConfig
+  /** Empty: every stream, policy block, priority 0. */
+  streams: MirrorStreamRule[]
+  exclude: string[]
+  timestampMode: 'origin' | 'send'
+  batchMaxRecords: number
+  batchMaxBytes: number
+  /**
+   * How old a batch's intent must be before upstream is read back to settle it (mirror.md B5.1): a
+   * request still on its way when the process died or the send timed out must have landed first.
+   */
+  recoveryGraceMs: number
+  maxBytesPerSec: number
+  backoff: Partial<BackoffConfig>
+}
+
+export const defaultLinkSettings = {
+  naming: { policy: 'prefix' } as NamingConfig,
+  streams: [] as MirrorStreamRule[],
+  exclude: [] as string[],
+  timestampMode: 'origin' as const,
+  batchMaxRecords: 500,
+  batchMaxBytes: 256 * 1024,
+  recoveryGraceMs: 30_000,
+  maxBytesPerSec: 0,
+  backoff: {},
+}
+
+export interface MirrorOptions {
+  store: LogStore
+  links: MirrorLinkConfig[]
+  /** The Kafka client of a link (KafkajsSink in the gateway; a fake in tests). */
+  sinkFor: (link: MirrorLinkConfig) => KafkaSink
+  clock?: Clock
+  logger?: Logger
+}
+
+export interface TranslateRequest {
+  link?: string
+  stream: string
+  partition: number
+  /** `record`: where this record is upstream. `position`: where a consumer at this offset resumes upstream. */
+  kind: 'record' | 'position'
+  /** local → upstream, or upstream → local. */
+  direction: 'to-upstream' | 'to-local'
+  offset: bigint
+}
+
+export interface TranslateResult {
+  link: string
+  stream: string
+  partition: number
+  upstreamTopic: string
+  upstreamPartition: number
+  kind: 'record' | 'position'
+  direction: 'to-upstream' | 'to-local'
+  from: bigint
+  to: bigint
+  /** Positions only: the answer is the nearest frontier, not an exact image. */
+  clamped: boolean
+}
+
+const holdRefreshMs = 60_000
+
+function globToRegExp(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')
+  return new RegExp(`^${escaped}$`)
+}
+
+export class Mirror {
+  readonly #store: LogStore
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #links: MirrorLink[] = []
+  #holdTimer: TimerHandle | undefined
+
+  constructor(options: MirrorOptions) {
+    this.#store = options.store
+    this.#clock = options.clock ?? systemClock
+    this.#logger = options.logger ?? pino({ level: 'silent' })
+    const db = options.store.database
+    const state = new MirrorState(db)
+    createOffsetMapTable(db)
+    const mapWriter = new OffsetMapWriter(db)
+    for (const config of options.links) {
+      const path = `mirror.links.${config.name}`
+      const policy = createReplicationPolicy(config.gatewayAlias, config.naming, path)
+      const rules = (
+        config.streams.length > 0 ? config.streams : [{ match: '*', policy: { kind: 'block' }, priority: 0 }]
+      ).map((r) => ({ ...r, pattern: globToRegExp(r.match) }))
+      const exclude = config.exclude.map(globToRegExp)
+      const streams = (): MirroredStream[] =>
+        this.#store
+          .listStreams()
+          .map((s) => s.name)
+          .filter((name) => !exclude.some((x) => x.test(name)))
+          .flatMap((name) => {
+            const rule = rules.find((r) => r.pattern.test(name))
+            return rule === undefined
+              ? []
+              : [
+                  {
+                    stream: name,
+                    upstreamTopic: policy.upstreamTopic(name),
+                    priority: rule.priority,
+                    policy: rule.policy as UnmirroredPolicy,
+                  },
+                ]
+          })
+      this.#links.push(
+        new MirrorLink({
+          name: config.name,
+          gatewayAlias: config.gatewayAlias,
+          store: this.#store,
+          state,
+          sink: options.sinkFor(config),
+          mapWriter,
+          backoff: new LinkBackoff({ clock: this.#clock, config: config.backoff, path: `${path}.backoff` }),
+          clock: this.#clock,
+          logger: this.#logger.child({ link: config.name }),
+          streams,
+          timestampMode: config.timestampMode,
+          batchMaxRecords: config.batchMaxRecords,
+          batchMaxBytes: config.batchMaxBytes,
+          recoveryGraceMs: config.recoveryGraceMs,
+          maxBytesPerSec: config.maxBytesPerSec,
+        }),
+      )
+    }
+  }
+
+  /** Sets the retention holds of every mirrored partition. Call right after the store opens. */
+  prepare(): void {
+    for (const link of this.#links) link.prepare()
+  }
+
+  start(): void {
+    for (const link of this.#links) link.start()
+    const refresh = (): void => {
+      for (const link of this.#links) link.refreshHolds()
+      this.#holdTimer = this.#clock.setTimeout(refresh, holdRefreshMs)
+    }
+    this.#holdTimer = this.#clock.setTimeout(refresh, holdRefreshMs)
+  }
+
+  status(): LinkStatus[] {
+    return this.#links.map((l) => l.status())
+  }
+
+  /** Exact offset translation, for a record or for a consumer position (see offset-map.ts for the difference). */
+  translate(request: TranslateRequest): TranslateResult {
+    const link = request.link === undefined ? this.#links[0] : this.#links.find((l) => l.name === request.link)
+    if (link === undefined) {
+      throw new BrokerError('CAIRN_REQUEST_INVALID', `no mirror link ${request.link ?? '(none configured)'}`)
+    }
+    const pm = link.partitionMirror(request.stream, request.partition)
+    const { map } = pm
+    const c = pm.cursor
+    let to: TranslatedPosition
+    if (request.kind === 'record') {
+      const position =
+        request.direction === 'to-upstream' ? map.requireUpstream(request.offset) : map.requireLocal(request.offset)
+      to = { position, clamped: false }
+    } else {
+      to =
+        request.direction === 'to-upstream'
+          ? map.positionToUpstream(request.offset, { nextLocal: c.nextLocal, lastUpstream: c.lastUpstream })
+          : map.positionToLocal(request.offset)
+    }
+    return {
+      link: link.name,
+      stream: request.stream,
+      partition: request.partition,
+      upstreamTopic: c.upstreamTopic,
+      upstreamPartition: c.upstreamPartition,
+      kind: request.kind,
+      direction: request.direction,
+      from: request.offset,
+      to: to.position,
+      clamped: to.clamped,
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#holdTimer !== undefined) this.#clock.clearTimeout(this.#holdTimer)
+    await Promise.all(this.#links.map((l) => l.close()))
+  }
+}

@@ -1,0 +1,247 @@
+import { pino } from 'pino'
+import { describe, expect, onTestFinished, test } from 'vitest'
+import type { LogStore } from '../../../src/log/log-store.ts'
+import { FakeSink } from '../../../src/mirror/fake-sink.ts'
+import type { KafkaSink } from '../../../src/mirror/kafka-sink.ts'
+import {
+  defaultLinkSettings,
+  Mirror,
+  type MirrorLinkConfig,
+  type MirrorStreamRule,
+} from '../../../src/mirror/mirror.ts'
+import { parseProvenance } from '../../../src/mirror/replication-policy.ts'
+import { bytes, openTempStore, text } from '../../helpers/temp-store.ts'
+
+// The mirror loop against the in-process FakeSink (the kcat mock cannot lose an ack on purpose or
+// refuse a batch; test/integration/mirror covers the real Kafka protocol). The store uses a fake
+// clock for retention; the mirror runs on real time with millisecond backoff.
+
+const logger = pino({ level: 'silent' })
+
+function link(streams: MirrorStreamRule[] = []): MirrorLinkConfig {
+  return {
+    ...defaultLinkSettings,
+    name: 'central',
+    gatewayAlias: 'gw1',
+    streams,
+    batchMaxRecords: 50,
+    recoveryGraceMs: 0,
+    backoff: { baseMs: 1, capMs: 20, authCapMs: 20, stableAfterMs: 1000 },
+  }
+}
+
+/** One session's view of the fake cluster: closing it (as a mirror does) leaves the cluster's data alone. */
+function session(sink: FakeSink): KafkaSink {
+  return {
+    connect: () => sink.connect(),
+    partitionCount: (topic) => sink.partitionCount(topic),
+    send: (topic, partition, records) => sink.send(topic, partition, records),
+    offsets: (topic, partition) => sink.offsets(topic, partition),
+    read: (topic, partition, from, until, max) => sink.read(topic, partition, from, until, max),
+    close: async () => {},
+  }
+}
+
+function startMirror(store: LogStore, sink: FakeSink, config = link()): Mirror {
+  const mirror = new Mirror({ store, links: [config], sinkFor: () => session(sink), logger })
+  mirror.prepare()
+  mirror.start()
+  onTestFinished(() => mirror.close())
+  return mirror
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+async function produce(store: LogStore, stream: string, partition: number, count: number, from = 0): Promise<void> {
+  const records = Array.from({ length: count }, (_, i) => ({
+    key: bytes(`k${from + i}`),
+    value: bytes(`v${from + i}`),
+  }))
+  await store.append(stream, partition, records)
+}
+
+/** Upstream records of one partition as local offsets (from provenance), checking they are ours and in order. */
+function mirroredOffsets(sink: FakeSink, topic: string, partition: number): bigint[] {
+  return sink.records(topic, partition).map((r) => {
+    const p = parseProvenance(r.headers)
+    if (p === undefined || p.gatewayAlias !== 'gw1') throw new Error(`upstream record ${r.offset} is not ours`)
+    return p.offset
+  })
+}
+
+const range = (n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(i))
+
+describe('mirror', () => {
+  test('mirror - every record goes up once, in order, with provenance, and the map is exact', async () => {
+    const { store } = openTempStore()
+    store.createStream('sensors', { partitions: 2 })
+    await produce(store, 'sensors', 0, 120)
+    await produce(store, 'sensors', 1, 30)
+    const sink = new FakeSink()
+    const mirror = startMirror(store, sink)
+    await until(
+      () => sink.records('gw1.sensors', 0).length === 120 && sink.records('gw1.sensors', 1).length === 30,
+      'backlog',
+    )
+    await produce(store, 'sensors', 0, 5, 120)
+    await until(() => mirror.status()[0]?.partitions.find((p) => p.partition === 0)?.nextLocal === 125n, 'live records')
+    expect(mirroredOffsets(sink, 'gw1.sensors', 0)).toEqual(range(125))
+    const upstream = sink.records('gw1.sensors', 0)[7]
+    expect(text(upstream?.value ?? null)).toBe('v7')
+    expect(text(upstream?.key ?? null)).toBe('k7')
+    expect(
+      mirror.translate({ stream: 'sensors', partition: 0, kind: 'record', direction: 'to-upstream', offset: 7n }),
+    ).toMatchObject({
+      upstreamTopic: 'gw1.sensors',
+      to: 7n,
+    })
+    const [status] = mirror.status()
+    expect(status?.partitions.find((p) => p.partition === 0)).toMatchObject({
+      nextLocal: 125n,
+      lastUpstream: 124n,
+      lagRecords: 0n,
+    })
+  })
+
+  test('mirror - a lost ack is reconciled by reading upstream: nothing is sent twice', async () => {
+    const { store } = openTempStore()
+    store.createStream('s')
+    await produce(store, 's', 0, 100)
+    const sink = new FakeSink()
+    sink.failNext('uncertain-appended', { times: 2 })
+    startMirror(store, sink)
+    await until(() => sink.records('gw1.s', 0).length >= 100, 'mirroring')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(100))
+  })
+
+  test('mirror - an uncertain send that did not arrive is sent again, once', async () => {
+    const { store } = openTempStore()
+    store.createStream('s')
+    await produce(store, 's', 0, 60)
+    const sink = new FakeSink()
+    sink.failNext('uncertain-not-appended', { times: 3 })
+    startMirror(store, sink)
+    await until(() => sink.records('gw1.s', 0).length >= 60, 'mirroring')
+    expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(60))
+  })
+
+  test('mirror - after a crash between send and confirm, a new mirror confirms what arrived without resending', async () => {
+    const { store } = openTempStore()
+    store.createStream('s')
+    await produce(store, 's', 0, 10)
+    const sink = new FakeSink()
+    // The batch arrives but its ack is lost, and reconciliation cannot run: the intent stays open.
+    sink.failNext('uncertain-appended').failNext('unavailable', { op: 'offsets', times: 1_000_000 })
+    const first = new Mirror({ store, links: [link()], sinkFor: () => session(sink), logger })
+    first.prepare()
+    first.start()
+    await until(() => sink.calls.some((c) => c.op === 'offsets'), 'a reconciliation attempt')
+    await first.close()
+    expect(sink.records('gw1.s', 0)).toHaveLength(10)
+    expect(first.status()[0]?.partitions[0]).toMatchObject({ nextLocal: 0n })
+    sink.clearFaults()
+    const restarted = startMirror(store, sink)
+    await produce(store, 's', 0, 5, 10)
+    await until(() => restarted.status()[0]?.partitions[0]?.nextLocal === 15n, 'the rest')
+    expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(15))
+    expect(
+      sink
+        .sends('gw1.s', 0)
+        .filter((c) => c.outcome === 'ok')
+        .map((c) => c.records),
+    ).toEqual([5])
+  })
+
+  test('mirror - an uncertain batch is read back only after the recovery grace', async () => {
+    const { store } = openTempStore()
+    store.createStream('s', { partitions: 2 })
+    await produce(store, 's', 0, 10)
+    const sink = new FakeSink()
+    sink.failNext('uncertain-appended', { partition: 0 })
+    const sentAt = Date.now()
+    startMirror(store, sink, { ...link(), recoveryGraceMs: 300 })
+    await until(() => sink.calls.some((c) => c.op === 'offsets'), 'the read-back')
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(250)
+    await produce(store, 's', 1, 3)
+    await until(() => sink.records('gw1.s', 1).length === 3, 'the other partition')
+    await until(() => sink.records('gw1.s', 0).length === 10, 'partition 0')
+    expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(10))
+  })
+
+  test('mirror - a refused batch blocks its partition only', async () => {
+    const { store } = openTempStore()
+    store.createStream('s', { partitions: 2 })
+    await produce(store, 's', 0, 5)
+    await produce(store, 's', 1, 5)
+    const sink = new FakeSink()
+    sink.failNext('rejected', { partition: 0, kafkaError: 'MESSAGE_TOO_LARGE' })
+    const mirror = startMirror(store, sink)
+    await until(() => sink.records('gw1.s', 1).length === 5, 'partition 1')
+    await until(
+      () => mirror.status()[0]?.partitions.find((p) => p.partition === 0)?.state === 'blocked-poison',
+      'block',
+    )
+    expect(sink.records('gw1.s', 0)).toHaveLength(0)
+  })
+
+  test('mirror - policy block: retention keeps what is not mirrored yet', async () => {
+    const { store, clock } = openTempStore({ segment: { segmentRecords: 10 } })
+    store.createStream('s', { retentionMs: 1000 })
+    await produce(store, 's', 0, 50)
+    const sink = new FakeSink()
+    sink.down = true
+    startMirror(store, sink)
+    clock.advance(5000)
+    await store.runMaintenance()
+    expect(store.earliestOffset('s', 0)).toBe(0n)
+    sink.down = false
+    await until(() => sink.records('gw1.s', 0).length === 50, 'mirroring after the outage')
+    expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(50))
+  })
+
+  test('mirror - policy evict: records retention removed first are a counted gap, announced on the next record', async () => {
+    const { store, clock } = openTempStore({ segment: { segmentRecords: 10 } })
+    store.createStream('s', { retentionMs: 1000 })
+    await produce(store, 's', 0, 30)
+    const sink = new FakeSink()
+    sink.down = true
+    const mirror = startMirror(store, sink, link([{ match: '*', policy: { kind: 'evict' }, priority: 0 }]))
+    clock.advance(5000)
+    await produce(store, 's', 0, 5, 30)
+    await store.runMaintenance()
+    const start = store.earliestOffset('s', 0)
+    expect(start).toBeGreaterThan(0n)
+    sink.down = false
+    await until(() => sink.records('gw1.s', 0).length === Number(35n - start), 'mirroring the rest')
+    const first = sink.records('gw1.s', 0)[0]
+    expect(parseProvenance(first?.headers ?? [])).toMatchObject({ offset: start, gapBefore: start })
+    expect(mirror.status()[0]?.partitions[0]?.gapRecords).toBe(Number(start))
+  })
+
+  test('mirror - a higher-priority stream is served before a lower one with a backlog', async () => {
+    const { store } = openTempStore()
+    store.createStream('bulk')
+    store.createStream('alarms')
+    for (let i = 0; i < 10; i++) await produce(store, 'bulk', 0, 50, i * 50)
+    await produce(store, 'alarms', 0, 3)
+    const sink = new FakeSink()
+    startMirror(
+      store,
+      sink,
+      link([
+        { match: 'alarms', policy: { kind: 'block' }, priority: 10 },
+        { match: '*', policy: { kind: 'block' }, priority: 0 },
+      ]),
+    )
+    await until(() => sink.records('gw1.bulk', 0).length === 500, 'the backlog')
+    const order = sink.sends().map((c) => c.topic)
+    expect(order[0]).toBe('gw1.alarms')
+  })
+})
