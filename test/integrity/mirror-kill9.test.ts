@@ -98,11 +98,9 @@ describe.skipIf(kcat.skip)('mirror kill -9', () => {
         const pending: Array<Promise<void>> = []
         for (let i = from; i < from + count; i++) {
           pending.push(
-            (producer.send('telemetry', { key: `k${i % 17}`, value: `record-${i}` })).then(
-              (m) => {
-                acked.push(m)
-              },
-            ),
+            producer.send('telemetry', { key: `k${i % 17}`, value: `record-${i}` }).then((m) => {
+              acked.push(m)
+            }),
           )
           if (pending.length >= 200) await Promise.all(pending.splice(0))
           if (killAt.has(i)) await killAndRestart()
