@@ -95,6 +95,12 @@ export interface MirrorLinkOptions {
   recoveryGraceMs: number
   /** Catch-up rate limit; 0: none. */
   maxBytesPerSec: number
+  /** MM2 consumer-group checkpoints every this many ms and at link-up; 0: off. */
+  checkpointIntervalMs: number
+  /** MM2 heartbeats every this many ms; 0: off. */
+  heartbeatIntervalMs: number
+  /** Local groups whose positions are checkpointed: names or patterns with *. */
+  checkpointGroups: string[]
   connectionTimeoutMs: number
   requestTimeoutMs: number
   /** Rewrites broker addresses (`"10.0.0.5:9092": "127.0.0.1:19092"`): NAT, SSH tunnels. */
@@ -127,6 +133,9 @@ export const mirrorLinkDefaults: Omit<MirrorLinkOptions, 'bootstrap' | 'clientId
   batchMaxBytes: defaultLinkSettings.batchMaxBytes,
   recoveryGraceMs: defaultLinkSettings.recoveryGraceMs,
   maxBytesPerSec: defaultLinkSettings.maxBytesPerSec,
+  checkpointIntervalMs: defaultLinkSettings.checkpointIntervalMs,
+  heartbeatIntervalMs: defaultLinkSettings.heartbeatIntervalMs,
+  checkpointGroups: defaultLinkSettings.checkpointGroups,
   // KafkajsSink's own defaults.
   connectionTimeoutMs: 3000,
   requestTimeoutMs: 30_000,
@@ -776,6 +785,9 @@ const linkKeys = [
   'batchMaxBytes',
   'recoveryGraceMs',
   'maxBytesPerSec',
+  'checkpointIntervalMs',
+  'heartbeatIntervalMs',
+  'checkpointGroups',
   'connectionTimeoutMs',
   'requestTimeoutMs',
   'brokerAddressMap',
@@ -798,9 +810,30 @@ const linkChecks: { [K in keyof Required<LinkLayer>]?: Check<Required<LinkLayer>
     value === 0
       ? { value }
       : withError(positiveInteger(value), 'must be 0 (no limit) or a positive integer (bytes per second)'),
+  checkpointIntervalMs: intervalOrOff,
+  heartbeatIntervalMs: intervalOrOff,
+  checkpointGroups: checkGroupPatterns,
   connectionTimeoutMs: integerIn(100, maxTimerMs),
   requestTimeoutMs: integerIn(100, maxTimerMs),
   brokerAddressMap: checkBrokerAddressMap,
+}
+
+function intervalOrOff(value: unknown): Checked<number> {
+  return value === 0
+    ? { value }
+    : withError(integerIn(1000, maxTimerMs)(value), `must be 0 (off) or ${rangeText(1000, maxTimerMs)}`)
+}
+
+/** Consumer group names are 1 to 249 characters of any kind; `*` matches any run of them. */
+function checkGroupPatterns(value: unknown): Checked<string[]> {
+  const error = 'must be a list of consumer group names or patterns with * (1 to 249 characters each)'
+  if (!Array.isArray(value)) return { error }
+  const bad = value.flatMap((pattern: unknown, i) =>
+    typeof pattern === 'string' && pattern.length >= 1 && pattern.length <= 249
+      ? []
+      : [`[${i}] ${JSON.stringify(pattern)}`],
+  )
+  return bad.length === 0 ? { value: value as string[] } : { error: `${error}; bad: ${bad.join(', ')}` }
 }
 
 const backoffChecks: { [K in keyof BackoffConfig]: Check<BackoffConfig[K]> } = {
@@ -1114,6 +1147,9 @@ export function mirrorLinkConfigs(mirror: MirrorOptions): MirrorLinkConfig[] {
     recoveryGraceMs: link.recoveryGraceMs,
     maxBytesPerSec: link.maxBytesPerSec,
     backoff: link.backoff,
+    checkpointIntervalMs: link.checkpointIntervalMs,
+    heartbeatIntervalMs: link.heartbeatIntervalMs,
+    checkpointGroups: link.checkpointGroups,
   }))
 }
 

@@ -13,6 +13,8 @@ import { KafkajsSink } from '../src/mirror/kafkajs-sink.ts'
 import { Mirror } from '../src/mirror/mirror.ts'
 import { MqttFrontEnd } from '../src/mqtt/mqtt-front-end.ts'
 import { NativeFrontEnd } from '../src/native/native-front-end.ts'
+import { registerMirrorMetrics } from '../src/observability/mirror-metrics.ts'
+import { MetricsRegistry } from '../src/observability/registry.ts'
 import {
   formatAddress,
   listenerNames,
@@ -70,17 +72,20 @@ export async function serve(config: LoadedConfig): Promise<number> {
   let mirror: Mirror | null = null
   try {
     ensureStreams(store, options.streams, logger)
-    mirror = createMirror(store, config, logger)
+    // Before the mirror: it exports the groups' positions as checkpoints.
+    const groups = new GroupCoordinator({ store, logger: logger.child({ component: 'groups' }) })
+    mirror = createMirror(store, config, logger, groups)
     // At once: the retention holds must be in place before anything can run retention on unmirrored records.
     mirror?.prepare()
     // Without a mirror the mirror operations of the native protocol and the HTTP API say none is configured.
     const mirrorOption = mirror === null ? {} : { mirror }
-    const groups = new GroupCoordinator({ store, logger: logger.child({ component: 'groups' }) })
+    const metrics = new MetricsRegistry()
+    if (mirror !== null) registerMirrorMetrics(metrics, mirror)
     frontEnds = {
       mqtt: new MqttFrontEnd({ store, logger, options: options.mqtt }),
       groups,
       native: new NativeFrontEnd({ store, groups, logger: logger.child({ component: 'native' }), ...mirrorOption }),
-      http: createHttpApi({ store, groups, logger: logger.child({ component: 'http' }), ...mirrorOption }),
+      http: createHttpApi({ store, groups, logger: logger.child({ component: 'http' }), metrics, ...mirrorOption }),
     }
   } catch (err) {
     logger.fatal({ err }, 'cannot create the configured streams, the mirror or the front ends')
@@ -188,11 +193,12 @@ async function shutdown(
 }
 
 /** The mirror of the configured links, or null when none is configured. Throws if a link cannot be set up. */
-function createMirror(store: LogStore, config: LoadedConfig, logger: Logger): Mirror | null {
+function createMirror(store: LogStore, config: LoadedConfig, logger: Logger, groups: GroupCoordinator): Mirror | null {
   const { links } = config.options.mirror
   if (Object.keys(links).length === 0) return null
   return new Mirror({
     store,
+    groups,
     links: mirrorLinkConfigs(config.options.mirror),
     logger: logger.child({ component: 'mirror' }),
     sinkFor: ({ name }) => {

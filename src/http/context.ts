@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { LogStore } from '../log/log-store.ts'
 import type { MirrorApi } from '../native/mirror-api.ts'
+import type { MetricsRegistry } from '../observability/registry.ts'
 import type { OpRequest, OpResponse } from '../native/wire/ops.ts'
 import type { Clock } from '../util/clock.ts'
 
@@ -34,6 +35,8 @@ export interface HttpContext {
   readonly groups: HttpGroupCoordinator
   /** The upstream mirror; undefined when the broker runs without one. */
   readonly mirror: MirrorApi | undefined
+  /** The numbers /metrics renders; undefined: /metrics is empty. */
+  readonly metrics: MetricsRegistry | undefined
   readonly clock: Clock
   readonly logger: Logger
   readonly maxBodyBytes: number

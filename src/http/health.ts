@@ -1,4 +1,5 @@
 import type { RouteHandler } from './context.ts'
+import { renderPrometheus } from '../observability/prometheus.ts'
 import { sendJson } from './respond.ts'
 
 // Liveness and readiness for process supervisors and load balancers.
@@ -32,4 +33,11 @@ function storeOpen(ctx: Parameters<RouteHandler>[0]): boolean {
   } catch {
     return false
   }
+}
+
+/** The metrics registry in Prometheus' text format (empty without a registry). */
+export const metrics: RouteHandler = (ctx, { res }) => {
+  const body = ctx.metrics === undefined ? '' : renderPrometheus(ctx.metrics.collect())
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+  res.end(body)
 }

@@ -4,10 +4,11 @@ import { pino, type Logger } from 'pino'
 import { isBrokerError } from '../errors.ts'
 import type { LogStore } from '../log/log-store.ts'
 import type { MirrorApi } from '../native/mirror-api.ts'
+import type { MetricsRegistry } from '../observability/registry.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import type { HttpContext, HttpGroupCoordinator } from './context.ts'
 import * as groups from './groups.ts'
-import { healthz, readyz } from './health.ts'
+import { healthz, metrics, readyz } from './health.ts'
 import { sendError, toHttpStatus } from './http-errors.ts'
 import * as messages from './messages.ts'
 import * as mirror from './mirror.ts'
@@ -30,6 +31,8 @@ export interface HttpApiOptions {
   isReady?: () => boolean
   /** The upstream mirror (Mirror from src/mirror), for /api/v1/mirror/*; without it those answer 400. */
   mirror?: MirrorApi
+  /** The metrics registry rendered at /metrics (Prometheus text format). */
+  metrics?: MetricsRegistry
 }
 
 export type HttpApiHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
@@ -42,6 +45,7 @@ export const defaultMaxBodyBytes = 1024 * 1024
 export const routes: readonly Route[] = [
   { path: '/healthz', methods: { GET: healthz } },
   { path: '/readyz', methods: { GET: readyz } },
+  { path: '/metrics', methods: { GET: metrics } },
   { path: '/api/v1/topics/:topic/messages', methods: { POST: messages.produce } },
   { path: '/api/v1/topics/:topic/partitions/:partition/messages', methods: { GET: messages.consume } },
   { path: '/api/v1/streams', methods: { GET: streams.listStreams, POST: streams.createStream } },
@@ -65,6 +69,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
     store: options.store,
     groups: options.groups,
     mirror: options.mirror,
+    metrics: options.metrics,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? pino({ level: 'silent' }),
     maxBodyBytes,

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino'
-import { BrokerError, isBrokerError } from '../errors.ts'
+import { BrokerError, hasErrorCode, isBrokerError } from '../errors.ts'
 import type { LogStore } from '../log/log-store.ts'
 import type { Clock, TimerHandle } from '../util/clock.ts'
+import { CheckpointExporter, type CheckpointGroupSource } from './checkpoints.ts'
+import { sendHeartbeat } from './heartbeats.ts'
 import type { KafkaSink } from './kafka-sink.ts'
 import { linkErrorClass, type LinkBackoff } from './link-backoff.ts'
 import type { MirrorState, PartitionCursor } from './mirror-state.ts'
@@ -12,8 +14,13 @@ import { PartitionMirror, type UnmirroredPolicy } from './partition-mirror.ts'
 // streaming, it works through its partitions one batch at a time: the highest-priority stream with
 // something to send goes first (a backlog never holds up live data of a more important stream),
 // partitions of equal priority take turns. With nothing to send it waits for the next commit.
+// Between batches it also emits, when due, MM2 group checkpoints (checkpoints.ts: at link-up and
+// every checkpointIntervalMs) and heartbeats (heartbeats.ts: every heartbeatIntervalMs); each costs
+// one Produce request, so data waits at most that long for them.
 
 export type LinkState = 'connecting' | 'streaming' | 'backoff' | 'closed'
+
+type SideChannel = 'checkpoint' | 'heartbeat'
 
 export interface MirroredStream {
   stream: string
@@ -39,6 +46,14 @@ export interface MirrorLinkOptions {
   recoveryGraceMs: number
   /** Catch-up rate limit; 0 = none. */
   maxBytesPerSec: number
+  /** Local consumer groups whose positions are exported as MM2 checkpoints; absent: no export. */
+  groups?: CheckpointGroupSource
+  /** Group names or patterns with `*` to export. */
+  checkpointGroups: readonly string[]
+  /** 0 = no checkpoints. */
+  checkpointIntervalMs: number
+  /** 0 = no heartbeats. */
+  heartbeatIntervalMs: number
 }
 
 export interface LinkStatus {
@@ -46,6 +61,10 @@ export interface LinkStatus {
   state: LinkState
   lastError: { code: string; message: string; atMs: number } | null
   redeliveredRecords: number
+  /** When the group checkpoints upstream were last brought up to date (absent: not yet, or off). */
+  lastCheckpointMs?: number
+  /** When the last heartbeat was sent (absent: not yet, or off). */
+  lastHeartbeatMs?: number
   partitions: Array<{
     stream: string
     partition: number
@@ -74,9 +93,31 @@ export class MirrorLink {
   #unwatch: Array<() => void> = []
   #turn = 0
   #running: Promise<void> | undefined
+  readonly #checkpoints: CheckpointExporter | undefined
+  /** Side channels whose time has come; their timers (monotonic) run only while the link streams. */
+  readonly #due = new Set<SideChannel>()
+  readonly #sideTimers = new Map<SideChannel, TimerHandle>()
+  #lastCheckpointMs: number | undefined
+  #lastHeartbeatMs: number | undefined
 
   constructor(options: MirrorLinkOptions) {
     this.#o = options
+    const { groups } = options
+    this.#checkpoints =
+      groups === undefined || options.checkpointIntervalMs <= 0
+        ? undefined
+        : new CheckpointExporter({
+            link: options.name,
+            gatewayAlias: options.gatewayAlias,
+            store: options.store,
+            sink: options.sink,
+            groups,
+            groupPatterns: options.checkpointGroups,
+            clock: options.clock,
+            logger: options.logger,
+            batchMaxRecords: options.batchMaxRecords,
+            batchMaxBytes: options.batchMaxBytes,
+          })
   }
 
   get name(): string {
@@ -174,7 +215,21 @@ export class MirrorLink {
   }
 
   async #stream(): Promise<void> {
+    // Checkpoints at once on link-up (positions may have moved while it was down), heartbeats after an interval (as MM2).
+    if (this.#checkpoints !== undefined) this.#due.add('checkpoint')
+    this.#arm('heartbeat', this.#o.heartbeatIntervalMs)
+    try {
+      await this.#streamLoop()
+    } finally {
+      for (const timer of this.#sideTimers.values()) this.#o.clock.clearTimeout(timer)
+      this.#sideTimers.clear()
+      this.#due.clear()
+    }
+  }
+
+  async #streamLoop(): Promise<void> {
     while (!this.#closed) {
+      await this.#sideChannels()
       const pm = this.#nextWithWork()
       if (pm === undefined) {
         await this.#sleep(this.#idleWaitMs())
@@ -184,6 +239,53 @@ export class MirrorLink {
       const result = await pm.step()
       if (result === 'idle' || result === 'blocked') continue
       await this.#throttle(pm.cursor.confirmedBytes - before)
+    }
+  }
+
+  /** Marks `channel` due in `ms` (0 = never) and wakes an idle link then. */
+  #arm(channel: SideChannel, ms: number): void {
+    if (ms <= 0 || this.#closed) return
+    this.#sideTimers.set(
+      channel,
+      this.#o.clock.setTimeout(() => {
+        this.#sideTimers.delete(channel)
+        this.#due.add(channel)
+        this.#wake?.()
+      }, ms),
+    )
+  }
+
+  /**
+   * Emits what is due. A failure is a link failure (the link backs off; checkpoints go out again at
+   * the next link-up), except a refusal (CAIRN_UPSTREAM_REJECTED, e.g. no write access to the
+   * checkpoints topic): that is logged and retried at the next interval, and data goes on.
+   */
+  async #sideChannels(): Promise<void> {
+    if (this.#due.delete('checkpoint')) {
+      const exporter = this.#checkpoints as CheckpointExporter
+      const partitions = [...this.#partitions.values()].filter((pm) => this.#o.store.hasStream(pm.cursor.stream))
+      await this.#refusable('checkpoints', async () => {
+        await exporter.export(partitions)
+        this.#lastCheckpointMs = this.#o.clock.now()
+      })
+      this.#arm('checkpoint', this.#o.checkpointIntervalMs)
+    }
+    if (this.#due.delete('heartbeat')) {
+      const { sink, gatewayAlias, name, clock } = this.#o
+      await this.#refusable('heartbeat', async () => {
+        this.#lastHeartbeatMs = await sendHeartbeat(sink, gatewayAlias, name, clock.now())
+      })
+      this.#arm('heartbeat', this.#o.heartbeatIntervalMs)
+    }
+  }
+
+  async #refusable(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work()
+    } catch (error) {
+      if (!hasErrorCode(error, 'CAIRN_UPSTREAM_REJECTED')) throw error
+      this.#noteError(error)
+      this.#o.logger.error({ err: error }, `upstream refused the ${what}; trying again at the next interval`)
     }
   }
 
@@ -262,14 +364,13 @@ export class MirrorLink {
       state: this.#state,
       lastError: this.#lastError,
       redeliveredRecords: this.#redelivered,
+      ...(this.#lastCheckpointMs === undefined ? {} : { lastCheckpointMs: this.#lastCheckpointMs }),
+      ...(this.#lastHeartbeatMs === undefined ? {} : { lastHeartbeatMs: this.#lastHeartbeatMs }),
       partitions: [...this.#partitions.values()]
         .filter((pm) => store.hasStream(pm.cursor.stream))
         .map((pm) => {
           const c = pm.cursor
-          const oldest =
-            pm.lagRecords > 0n
-              ? (store.read(c.stream, c.partition, c.nextLocal, { maxRecords: 1 }).records[0]?.timestamp ?? null)
-              : null
+          const oldest = pm.lagRecords > 0n ? oldestFrom(store, c.stream, c.partition, c.nextLocal) : null
           return {
             stream: c.stream,
             partition: c.partition,
@@ -306,4 +407,10 @@ export class MirrorLink {
     await this.#o.sink.close()
     await this.#running
   }
+}
+
+/** Timestamp of the oldest local record at or after the cursor (retention may have removed the cursor's own). */
+function oldestFrom(store: LogStore, stream: string, partition: number, cursor: bigint): number | null {
+  const start = store.earliestOffset(stream, partition)
+  return store.read(stream, partition, cursor > start ? cursor : start, { maxRecords: 1 }).records[0]?.timestamp ?? null
 }

@@ -2,6 +2,7 @@ import { pino, type Logger } from 'pino'
 import { BrokerError } from '../errors.ts'
 import type { LogStore } from '../log/log-store.ts'
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts'
+import type { CheckpointGroupSource } from './checkpoints.ts'
 import type { KafkaSink } from './kafka-sink.ts'
 import { LinkBackoff, type BackoffConfig } from './link-backoff.ts'
 import { MirrorLink, type LinkStatus, type MirroredStream } from './mirror-link.ts'
@@ -40,6 +41,12 @@ export interface MirrorLinkConfig {
   recoveryGraceMs: number
   maxBytesPerSec: number
   backoff: Partial<BackoffConfig>
+  /** MM2 group checkpoints every this many ms and at link-up (checkpoints.ts); 0 = off. Default 60000. */
+  checkpointIntervalMs?: number
+  /** MM2 heartbeats every this many ms (heartbeats.ts); 0 = off. Default 60000. */
+  heartbeatIntervalMs?: number
+  /** Local groups whose positions are checkpointed: names or patterns with `*`. Default ["*"]. */
+  checkpointGroups?: string[]
 }
 
 export const defaultLinkSettings = {
@@ -52,6 +59,9 @@ export const defaultLinkSettings = {
   recoveryGraceMs: 30_000,
   maxBytesPerSec: 0,
   backoff: {},
+  checkpointIntervalMs: 60_000,
+  heartbeatIntervalMs: 60_000,
+  checkpointGroups: ['*'] as string[],
 }
 
 export interface MirrorOptions {
@@ -59,6 +69,8 @@ export interface MirrorOptions {
   links: MirrorLinkConfig[]
   /** The Kafka client of a link (KafkajsSink in the gateway; a fake in tests). */
   sinkFor: (link: MirrorLinkConfig) => KafkaSink
+  /** The local consumer groups (the GroupCoordinator), for checkpoint export; absent: no checkpoints. */
+  groups?: CheckpointGroupSource
   clock?: Clock
   logger?: Logger
 }
@@ -93,6 +105,12 @@ const holdRefreshMs = 60_000
 function globToRegExp(pattern: string): RegExp {
   const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')
   return new RegExp(`^${escaped}$`)
+}
+
+function interval(ms: number | undefined, fallback: number): number {
+  const value = ms ?? fallback
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`interval ${value} ms is not an integer >= 0`)
+  return value
 }
 
 export class Mirror {
@@ -152,6 +170,10 @@ export class Mirror {
           batchMaxBytes: config.batchMaxBytes,
           recoveryGraceMs: config.recoveryGraceMs,
           maxBytesPerSec: config.maxBytesPerSec,
+          ...(options.groups === undefined ? {} : { groups: options.groups }),
+          checkpointGroups: config.checkpointGroups ?? defaultLinkSettings.checkpointGroups,
+          checkpointIntervalMs: interval(config.checkpointIntervalMs, defaultLinkSettings.checkpointIntervalMs),
+          heartbeatIntervalMs: interval(config.heartbeatIntervalMs, defaultLinkSettings.heartbeatIntervalMs),
         }),
       )
     }

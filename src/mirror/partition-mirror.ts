@@ -261,15 +261,15 @@ export class PartitionMirror {
       )
     }
     this.#o.logger.info({ stream, partition, intent, found: found.length }, 'reconciled an uncertain batch')
-    if (comparable.length === expected.length) {
-      await this.#confirm(intent, found, expected)
+    // The cursor moves to just after the last record found upstream, never further: records of the
+    // intent that neither arrived nor are still here (evicted meanwhile, policy evict) are then
+    // counted as a gap by #skipEvicted, and the rest is sent again.
+    const lastFound = found.at(-1)
+    if (lastFound === undefined) {
+      await this.#write(this.#cursor, () => this.#o.state.deleteIntent(link, stream, partition))
       return
     }
-    // Part (or none) arrived: confirm that part; the cursor stops at the first missing record.
-    const firstMissing = expected[comparable.length] as LogRecord
-    const partial: Intent = { ...intent, lastLocal: firstMissing.offset - 1n }
-    if (found.length > 0) await this.#confirm(partial, found, expected.slice(0, comparable.length))
-    else await this.#write(this.#cursor, () => this.#o.state.deleteIntent(link, stream, partition))
+    await this.#confirm({ ...intent, lastLocal: lastFound[0] }, found, expected.slice(0, comparable.length))
   }
 
   #diverged(reason: string, intent: Intent): BrokerError {

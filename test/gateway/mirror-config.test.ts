@@ -174,6 +174,9 @@ mirror:
       batchMaxRecords: 1000
       batchMaxBytes: 1048576
       maxBytesPerSec: 65536
+      checkpointIntervalMs: 30000
+      heartbeatIntervalMs: 0
+      checkpointGroups: [billing, "app-*"]
       connectionTimeoutMs: 5000
       requestTimeoutMs: 10000
       brokerAddressMap: { "kafka-1:9093": "127.0.0.1:19093" }
@@ -208,6 +211,9 @@ mirror:
           batchMaxBytes: 1_048_576,
           recoveryGraceMs: 30_000,
           maxBytesPerSec: 65_536,
+          checkpointIntervalMs: 30_000,
+          heartbeatIntervalMs: 0,
+          checkpointGroups: ['billing', 'app-*'],
           connectionTimeoutMs: 5000,
           requestTimeoutMs: 10_000,
           brokerAddressMap: { 'kafka-1:9093': '127.0.0.1:19093' },

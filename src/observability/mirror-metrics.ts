@@ -1,0 +1,50 @@
+import type { LinkStatus } from '../mirror/mirror-link.ts'
+import type { MetricsRegistry, Sample } from './registry.ts'
+
+/** The mirror's numbers (mirror.md B11), read from its status when collected. */
+export function registerMirrorMetrics(registry: MetricsRegistry, mirror: { status(): LinkStatus[] }): void {
+  const perPartition = (value: (p: LinkStatus['partitions'][number], now: number) => number | null) => (): Sample[] => {
+    const now = Date.now()
+    return mirror.status().flatMap((link) =>
+      link.partitions.flatMap((p) => {
+        const v = value(p, now)
+        return v === null
+          ? []
+          : [{ labels: { link: link.link, stream: p.stream, partition: String(p.partition) }, value: v }]
+      }),
+    )
+  }
+  registry.register(
+    'cairn_mirror_lag_records',
+    'Local records not yet mirrored (or recorded as a gap)',
+    'gauge',
+    perPartition((p) => Number(p.lagRecords)),
+  )
+  registry.register(
+    'cairn_mirror_oldest_unmirrored_age_seconds',
+    'Age of the oldest record not yet mirrored',
+    'gauge',
+    perPartition((p, now) => (p.oldestUnmirroredMs === null ? 0 : Math.max(0, (now - p.oldestUnmirroredMs) / 1000))),
+  )
+  registry.register(
+    'cairn_mirror_confirmed_records_total',
+    'Records confirmed upstream',
+    'counter',
+    perPartition((p) => p.confirmedRecords),
+  )
+  registry.register(
+    'cairn_mirror_gap_records_total',
+    'Local records resolved without an upstream copy (policy evict)',
+    'counter',
+    perPartition((p) => p.gapRecords),
+  )
+  registry.register(
+    'cairn_mirror_redelivered_records_total',
+    'Records re-sent without proof they were absent upstream',
+    'counter',
+    () => mirror.status().map((l) => ({ labels: { link: l.link }, value: l.redeliveredRecords })),
+  )
+  registry.register('cairn_mirror_link_up', '1 while the link streams, 0 while it connects or backs off', 'gauge', () =>
+    mirror.status().map((l) => ({ labels: { link: l.link, state: l.state }, value: l.state === 'streaming' ? 1 : 0 })),
+  )
+}
