@@ -17,6 +17,8 @@
 
 import net from 'node:net'
 import tls from 'node:tls'
+// Before kafkajs: it replaces kafkajs's per-record encoder (see the file).
+import './kafkajs-sink-record.ts'
 import kafkajs, { type ISocketFactory, type LogEntry, type SASLOptions } from 'kafkajs'
 // @ts-expect-error -- kafkajs ships no types for its internals; used only for the patch below.
 import requestQueueModule from 'kafkajs/src/network/requestQueue/index.js'

@@ -54,8 +54,11 @@ export const defaultLinkSettings = {
   streams: [] as MirrorStreamRule[],
   exclude: [] as string[],
   timestampMode: 'origin' as const,
-  batchMaxRecords: 500,
-  batchMaxBytes: 256 * 1024,
+  // Measured (BENCHMARKS.md, mirror drain): 2000 records per batch drains 100 B records 1.6x faster than
+  // 500. The byte limit counts keys and values only; with ~110 B of provenance headers per record,
+  // 512 KiB keeps a batch under Kafka's default 1 MB message.max.bytes.
+  batchMaxRecords: 2000,
+  batchMaxBytes: 512 * 1024,
   recoveryGraceMs: 30_000,
   maxBytesPerSec: 0,
   backoff: {},

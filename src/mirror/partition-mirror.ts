@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock.ts'
 import type { KafkaSink, UpstreamRecord } from './kafka-sink.ts'
 import type { MirrorState, PartitionCursor, Intent } from './mirror-state.ts'
 import type { OffsetMap, OffsetMapWriter } from './offset-map.ts'
-import { parseProvenance, provenanceHeaders } from './replication-policy.ts'
+import { parseProvenance, ProvenanceEncoder } from './replication-policy.ts'
 
 // One local partition's mirror (mirror.md B4, B5): select a batch at the cursor, record the intent
 // (durably: the barrier), send it, confirm it (offset map + cursor + intent removal in one SQLite
@@ -47,6 +47,7 @@ export class PartitionMirror {
   #cursor: PartitionCursor
   /** Set when a reconciliation could not prove what arrived: the next batch is marked as possibly redelivered. */
   #redeliverNext = false
+  #provenance: { epoch: number; encoder: ProvenanceEncoder } | undefined
 
   constructor(options: PartitionMirrorOptions, cursor: PartitionCursor) {
     this.#o = options
@@ -151,16 +152,11 @@ export class PartitionMirror {
 
   #toUpstream(record: LogRecord, redelivered: boolean, gapBefore: number): UpstreamRecord {
     const { stream, partition, mapEpoch } = this.#cursor
-    const provenance = provenanceHeaders({
-      gatewayAlias: this.#o.gatewayAlias,
-      stream,
-      partition,
-      offset: record.offset,
-      timestampMs: record.timestamp,
-      epoch: mapEpoch,
-      redelivered,
-      gapBefore: BigInt(gapBefore),
-    })
+    if (this.#provenance?.epoch !== mapEpoch) {
+      const encoder = new ProvenanceEncoder({ gatewayAlias: this.#o.gatewayAlias, stream, partition, epoch: mapEpoch })
+      this.#provenance = { epoch: mapEpoch, encoder }
+    }
+    const provenance = this.#provenance.encoder.headers(record.offset, record.timestamp, redelivered, BigInt(gapBefore))
     return {
       key: record.key,
       value: record.value,

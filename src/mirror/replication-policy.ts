@@ -210,30 +210,54 @@ export type ProvenanceInput = Omit<Provenance, 'redelivered' | 'gapBefore'> & {
   gapBefore?: bigint
 }
 
-/** The em.* headers of one record. Values are text (numbers in ASCII decimal), readable with kcat. */
-export function provenanceHeaders(p: ProvenanceInput): [string, Uint8Array][] {
-  const gapBefore = p.gapBefore ?? 0n
-  for (const [name, value] of [
-    ['partition', p.partition],
-    ['timestampMs', p.timestampMs],
-    ['epoch', p.epoch],
-  ] as const) {
-    if (!Number.isSafeInteger(value) || value < 0)
-      throw new RangeError(`provenance ${name} ${value} is not an integer >= 0`)
+/**
+ * Builds the em.* headers of a partition's records: the values that are the same for every record
+ * of the partition are encoded once (the mirror builds seven headers per record, so this matters).
+ */
+export class ProvenanceEncoder {
+  readonly #constant: { v: Uint8Array; src: Uint8Array; topic: Uint8Array; part: Uint8Array; epoch: Uint8Array }
+
+  constructor(p: Pick<Provenance, 'gatewayAlias' | 'stream' | 'partition' | 'epoch'>) {
+    for (const [name, value] of [
+      ['partition', p.partition],
+      ['epoch', p.epoch],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new RangeError(`provenance ${name} ${value} is not an integer >= 0`)
+    }
+    this.#constant = {
+      v: encoder.encode(headerVersion),
+      src: encoder.encode(p.gatewayAlias),
+      topic: encoder.encode(p.stream),
+      part: encoder.encode(String(p.partition)),
+      epoch: encoder.encode(String(p.epoch)),
+    }
   }
-  if (p.offset < 0n || gapBefore < 0n) throw new RangeError('provenance offset and gapBefore must be >= 0')
-  const headers: [string, string][] = [
-    ['em.v', headerVersion],
-    ['em.src', p.gatewayAlias],
-    ['em.src.topic', p.stream],
-    ['em.src.part', String(p.partition)],
-    ['em.src.off', String(p.offset)],
-    ['em.src.ts', String(p.timestampMs)],
-    ['em.src.epoch', String(p.epoch)],
-  ]
-  if (p.redelivered === true) headers.push(['em.redelivered', '1'])
-  if (gapBefore > 0n) headers.push(['em.gap.before', String(gapBefore)])
-  return headers.map(([name, value]) => [name, encoder.encode(value)])
+
+  /** The em.* headers of one record. Values are text (numbers in ASCII decimal), readable with kcat. */
+  headers(offset: bigint, timestampMs: number, redelivered = false, gapBefore = 0n): [string, Uint8Array][] {
+    if (!Number.isSafeInteger(timestampMs) || timestampMs < 0)
+      throw new RangeError(`provenance timestampMs ${timestampMs} is not an integer >= 0`)
+    if (offset < 0n || gapBefore < 0n) throw new RangeError('provenance offset and gapBefore must be >= 0')
+    const c = this.#constant
+    const headers: [string, Uint8Array][] = [
+      ['em.v', c.v],
+      ['em.src', c.src],
+      ['em.src.topic', c.topic],
+      ['em.src.part', c.part],
+      ['em.src.off', encoder.encode(String(offset))],
+      ['em.src.ts', encoder.encode(String(timestampMs))],
+      ['em.src.epoch', c.epoch],
+    ]
+    if (redelivered) headers.push(['em.redelivered', encoder.encode('1')])
+    if (gapBefore > 0n) headers.push(['em.gap.before', encoder.encode(String(gapBefore))])
+    return headers
+  }
+}
+
+/** The em.* headers of one record (see ProvenanceEncoder for a partition's many records). */
+export function provenanceHeaders(p: ProvenanceInput): [string, Uint8Array][] {
+  return new ProvenanceEncoder(p).headers(p.offset, p.timestampMs, p.redelivered === true, p.gapBefore ?? 0n)
 }
 
 /**

@@ -13,7 +13,6 @@
 // Reproduce a failure with the seed it prints: CAIRN_TEST_SEED=<seed> npx vitest run test/integrity/mirror-kill9.test.ts
 import { randomInt } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { CairnClient } from '../../src/client/index.ts'
@@ -21,6 +20,7 @@ import type { RecordMetadata } from '../../src/client/types.ts'
 import { parseProvenance } from '../../src/mirror/replication-policy.ts'
 import { byMsg, startCairn, tempDir, type Cairn } from '../gateway/cairn-process.ts'
 import { kcat, kcatRead, startKafkaMock } from '../helpers/kafka-mock.ts'
+import { freePort } from '../helpers/wait.ts'
 import { makeRng } from './kill9-records.ts'
 
 const partitions = 3
@@ -30,17 +30,6 @@ const killsLive = 12
 const killsCatchUp = 10
 
 const seed = process.env.CAIRN_TEST_SEED === undefined ? randomInt(2 ** 31) : Number(process.env.CAIRN_TEST_SEED)
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
 
 const dec = (b: Uint8Array | null): string => (b === null ? '' : new TextDecoder().decode(b))
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

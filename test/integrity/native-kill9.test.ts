@@ -13,13 +13,13 @@
 //
 // Reproduce a failure with the seed it prints: CAIRN_TEST_SEED=<seed> npx vitest run test/integrity/native-kill9.test.ts
 import { randomInt } from 'node:crypto'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
 import { CairnClient } from '../../src/client/index.ts'
 import type { RecordMetadata } from '../../src/client/types.ts'
 import { partitionForKey } from '../../src/streams/partitioner.ts'
 import { byMsg, startCairn, tempDir, type Cairn } from '../gateway/cairn-process.ts'
+import { freePort } from '../helpers/wait.ts'
 import { makeRng } from './kill9-records.ts'
 
 const records = 6_000
@@ -29,17 +29,6 @@ const killsWhileProducing = 4
 const sendWindow = 400
 
 const seed = process.env.CAIRN_TEST_SEED === undefined ? randomInt(2 ** 31) : Number(process.env.CAIRN_TEST_SEED)
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array | null): string => (b === null ? '' : new TextDecoder().decode(b))

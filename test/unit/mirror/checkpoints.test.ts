@@ -12,6 +12,7 @@ import { decodeCheckpoint, decodeHeartbeat, type Checkpoint } from '../../../src
 import { OffsetMap, type OffsetRun } from '../../../src/mirror/offset-map.ts'
 import type { FakeClock } from '../../helpers/fake-clock.ts'
 import { bytes, openTempStore } from '../../helpers/temp-store.ts'
+import { until } from '../../helpers/wait.ts'
 
 // Group checkpoints and heartbeats in MM2's formats (mirror.md B9.3, B2.3) against the in-process
 // FakeSink. The exporter is driven directly with hand-made offset maps (exact translation across
@@ -313,14 +314,6 @@ function startMirror(
   mirror.start()
   onTestFinished(() => mirror.close())
   return mirror
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 2))
-  }
 }
 
 describe('checkpoints - in the link', () => {

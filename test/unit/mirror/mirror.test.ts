@@ -11,6 +11,7 @@ import {
 } from '../../../src/mirror/mirror.ts'
 import { parseProvenance } from '../../../src/mirror/replication-policy.ts'
 import { bytes, openTempStore, text } from '../../helpers/temp-store.ts'
+import { until } from '../../helpers/wait.ts'
 
 // The mirror loop against the in-process FakeSink (the kcat mock cannot lose an ack on purpose or
 // refuse a batch; test/integration/mirror covers the real Kafka protocol). The store uses a fake
@@ -48,14 +49,6 @@ function startMirror(store: LogStore, sink: FakeSink, config = link()): Mirror {
   mirror.start()
   onTestFinished(() => mirror.close())
   return mirror
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
 }
 
 async function produce(store: LogStore, stream: string, partition: number, count: number, from = 0): Promise<void> {
@@ -223,6 +216,27 @@ describe('mirror', () => {
     const first = sink.records('gw1.s', 0)[0]
     expect(parseProvenance(first?.headers ?? [])).toMatchObject({ offset: start, gapBefore: start })
     expect(mirror.status()[0]?.partitions[0]?.gapRecords).toBe(Number(start))
+  })
+
+  test('mirror - retention holds per policy: block holds the cursor, hold-then-evict releases what is older than maxAge, evict holds nothing', async () => {
+    const { store } = openTempStore()
+    store.createStream('s')
+    const now = Date.now()
+    const at = (ts: number, n: number) => Array.from({ length: n }, () => ({ value: bytes('x'), timestamp: ts }))
+    await store.append('s', 0, [...at(now - 2 * 3_600_000, 200), ...at(now, 20)])
+    const holdWith = (policy: MirrorStreamRule['policy']): bigint | null => {
+      const mirror = new Mirror({
+        store,
+        links: [link([{ match: '*', policy, priority: 0 }])],
+        sinkFor: () => session(new FakeSink()),
+        logger,
+      })
+      mirror.prepare()
+      return store.retentionHold('s', 0)
+    }
+    expect(holdWith({ kind: 'block' })).toBe(0n)
+    expect(holdWith({ kind: 'hold-then-evict', maxAgeMs: 3_600_000 })).toBe(200n)
+    expect(holdWith({ kind: 'evict' })).toBeNull()
   })
 
   test('mirror - a higher-priority stream is served before a lower one with a backlog', async () => {
