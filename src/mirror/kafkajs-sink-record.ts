@@ -7,12 +7,20 @@
 // to the original. Must be imported before `kafkajs`.
 import { createRequire } from 'node:module'
 
+/** Headers as ordered name/value pairs, marked so the encoder knows they are not kafkajs's object form. */
+export const headerPairsMark = Symbol('cairn.headerPairs')
+export type HeaderPairs = Array<[string, Buffer]> & { readonly [headerPairsMark]: true }
+
 interface RecordInput {
   offsetDelta?: number
   timestampDelta?: unknown
   key?: unknown
   value?: unknown
-  headers?: Record<string, unknown>
+  headers?: Record<string, unknown> | HeaderPairs
+}
+
+function isHeaderPairs(headers: unknown): headers is HeaderPairs {
+  return Array.isArray(headers) && headerPairsMark in headers
 }
 
 /** What kafkajs's RecordBatch reads from an encoded record (Encoder#writeEncoderArray uses `buf`, `buffer`). */
@@ -92,18 +100,27 @@ export const encodeRecord: RecordEncoder = (input) => {
     key === undefined ||
     value === undefined
   ) {
+    // Header pairs are ours: the original encoder cannot read them.
+    if (isHeaderPairs(headers)) throw new TypeError('record encoder: unexpected timestamp delta, key or value')
     return original(input)
   }
-  // Flattened like kafkajs does: a name with an array value is that header repeated.
   const names: Buffer[] = []
   const values: Field[] = []
-  for (const name of Object.keys(headers)) {
-    const raw = headers[name]
-    for (const v of Array.isArray(raw) ? (raw as unknown[]) : [raw]) {
-      const field = asField(v)
-      if (field === undefined) return original(input)
+  if (isHeaderPairs(headers)) {
+    for (const [name, value] of headers) {
       names.push(nameBytes(name))
-      values.push(field)
+      values.push(value)
+    }
+  } else {
+    // Flattened like kafkajs does: a name with an array value is that header repeated.
+    for (const name of Object.keys(headers)) {
+      const raw = headers[name]
+      for (const v of Array.isArray(raw) ? (raw as unknown[]) : [raw]) {
+        const field = asField(v)
+        if (field === undefined) return original(input)
+        names.push(nameBytes(name))
+        values.push(field)
+      }
     }
   }
   let body =

@@ -18,7 +18,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 // Before kafkajs: it replaces kafkajs's per-record encoder (see the file).
-import './kafkajs-sink-record.ts'
+import { headerPairsMark, type HeaderPairs } from './kafkajs-sink-record.ts'
 import kafkajs, { type ISocketFactory, type LogEntry, type SASLOptions } from 'kafkajs'
 // @ts-expect-error -- kafkajs ships no types for its internals; used only for the patch below.
 import requestQueueModule from 'kafkajs/src/network/requestQueue/index.js'
@@ -673,7 +673,8 @@ interface KjsBroker {
 interface KjsMessage {
   key: Buffer | null
   value: Buffer | null
-  headers: Record<string, Buffer | Buffer[]>
+  /** Name/value pairs in order: only the replaced record encoder (kafkajs-sink-record.ts) reads them. */
+  headers: HeaderPairs
   timestamp: string
 }
 
@@ -731,25 +732,24 @@ async function listOffset(broker: KjsBroker, topic: string, partition: number, t
 }
 
 // -------------------------------------------------------------------------------------------------
-// Records. kafkajs takes and returns headers as an object, so (1) repeated names come out grouped
-// (a=1,b=2,a=3 is sent as a=1,a=3,b=2), and (2) integer-like names ("1", "42") sort before the others.
-// The mirror's em.* headers are unaffected. Timestamps go in as decimal strings: kafkajs treats a
-// numeric 0 as "now".
+// Records. Sent headers go in order as pairs (the replaced encoder reads them); kafkajs returns
+// fetched headers as an object, so on read-back (1) repeated names come out grouped and (2)
+// integer-like names ("1", "42") sort before the others. The mirror's em.* headers are unaffected.
+// Timestamps go in as decimal strings: kafkajs treats a numeric 0 as "now".
 
 function toKafkajsMessage(record: UpstreamRecord): KjsMessage {
   if (!Number.isSafeInteger(record.timestamp) || record.timestamp < 0) {
     throw new RangeError(`record timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
   }
-  const headers = Object.create(null) as Record<string, Buffer | Buffer[]>
-  for (const [name, value] of record.headers) {
+  // The records go straight to the replaced encoder, headers as pairs: no per-record header object,
+  // and names keep their order and repeats.
+  const headers = record.headers.map(([name, value]): [string, Buffer] => {
     if (typeof name !== 'string') throw new TypeError('header names must be strings')
     const buffer = toBuffer(value)
     if (buffer === null) throw new TypeError(`header ${name} has no value`)
-    const existing = headers[name]
-    if (existing === undefined) headers[name] = buffer
-    else if (Array.isArray(existing)) existing.push(buffer)
-    else headers[name] = [existing, buffer]
-  }
+    return [name, buffer]
+  }) as HeaderPairs
+  Object.defineProperty(headers, headerPairsMark, { value: true })
   return { key: toBuffer(record.key), value: toBuffer(record.value), headers, timestamp: String(record.timestamp) }
 }
 

@@ -92,6 +92,8 @@ export class MirrorLink {
   #sleeper: (() => void) | undefined
   #unwatch: Array<() => void> = []
   #turn = 0
+  /** Set when streams were created or deleted: cursors are checked against the streams' incarnations. */
+  #streamsChanged = true
   #running: Promise<void> | undefined
   readonly #checkpoints: CheckpointExporter | undefined
   /** Side channels whose time has come; their timers (monotonic) run only while the link streams. */
@@ -159,6 +161,7 @@ export class MirrorLink {
       confirmedBytes: 0,
       lastConfirmedMs: null,
       pendingGap: 0,
+      streamCreatedMs: store.describeStream(s.stream).createdMs,
     }
     pm = new PartitionMirror(
       {
@@ -190,7 +193,12 @@ export class MirrorLink {
     for (const s of this.#o.streams()) {
       this.#unwatch.push(this.#o.store.watchAppends(s.stream, () => this.#wake?.()))
     }
-    this.#unwatch.push(this.#o.store.watchStreams(() => this.#wake?.()))
+    this.#unwatch.push(
+      this.#o.store.watchStreams(() => {
+        this.#streamsChanged = true
+        this.#wake?.()
+      }),
+    )
     this.#running = this.#run()
   }
 
@@ -229,6 +237,7 @@ export class MirrorLink {
 
   async #streamLoop(): Promise<void> {
     while (!this.#closed) {
+      if (this.#streamsChanged) await this.#checkIncarnations()
       await this.#sideChannels()
       const pm = this.#nextWithWork()
       if (pm === undefined) {
@@ -309,6 +318,28 @@ export class MirrorLink {
     const best = candidates.filter((pm) => (this.#priorities.get(pm) ?? 0) === top)
     this.#turn = (this.#turn + 1) % best.length
     return best[this.#turn]
+  }
+
+  /**
+   * A cursor of a stream that was deleted and created again points into a log that no longer
+   * exists: mirroring the new one from there would skip records silently, and its offsets would
+   * collide upstream with the old incarnation's provenance. Such a partition is paused, loudly.
+   */
+  async #checkIncarnations(): Promise<void> {
+    this.#streamsChanged = false
+    const created = new Map<string, number>()
+    for (const pm of this.#partitions.values()) {
+      const { stream, partition, state, streamCreatedMs } = pm.cursor
+      if (state !== 'active' || !this.#o.store.hasStream(stream)) continue
+      let createdMs = created.get(stream)
+      if (createdMs === undefined) created.set(stream, (createdMs = this.#o.store.describeStream(stream).createdMs))
+      if (createdMs === streamCreatedMs) continue
+      this.#o.logger.error(
+        { stream, partition, cursorStreamCreatedMs: streamCreatedMs, streamCreatedMs: createdMs },
+        'stream was deleted and created again since it was mirrored; its mirror is paused',
+      )
+      await pm.setState('paused-stream-recreated')
+    }
   }
 
   /** Until the next commit, or the moment the first waiting intent may be settled (at most 1 s). */

@@ -6,7 +6,8 @@ import type { SqliteDatabase } from '../log/open-database.ts'
 // and the ranges resolved without an upstream copy (gaps). Every write here runs inside a
 // LogStore.enqueueWrite work, so cursor, offset map and intent change in one SQLite transaction.
 
-export type PartitionState = 'active' | 'paused-upstream-reset' | 'blocked-poison' | 'diverged'
+export type PartitionState =
+  'active' | 'paused-upstream-reset' | 'paused-stream-recreated' | 'blocked-poison' | 'diverged'
 
 export interface PartitionCursor {
   link: string
@@ -25,6 +26,8 @@ export interface PartitionCursor {
   lastConfirmedMs: number | null
   /** Local records evicted (policy `evict`) since the last mirrored record: stamped on the next one. */
   pendingGap: number
+  /** Creation time of the local stream this cursor belongs to: a stream deleted and created again is another log. */
+  streamCreatedMs: number
 }
 
 export interface Intent {
@@ -57,6 +60,7 @@ interface CursorRow {
   confirmed_bytes: number
   last_confirmed_ms: number | null
   pending_gap: number
+  stream_created_ms: number
 }
 
 export class MirrorState {
@@ -76,7 +80,7 @@ export class MirrorState {
         upstream_topic TEXT NOT NULL, upstream_partition INTEGER NOT NULL,
         state TEXT NOT NULL, next_local INTEGER NOT NULL, last_up INTEGER NOT NULL,
         map_epoch INTEGER NOT NULL, confirmed_records INTEGER NOT NULL, confirmed_bytes INTEGER NOT NULL,
-        last_confirmed_ms INTEGER, pending_gap INTEGER NOT NULL,
+        last_confirmed_ms INTEGER, pending_gap INTEGER NOT NULL, stream_created_ms INTEGER NOT NULL,
         PRIMARY KEY (link_id, stream, partition)
       ) STRICT, WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS mirror_inflight (
@@ -94,9 +98,10 @@ export class MirrorState {
     `)
     this.#upsertCursor = db.prepare(`
       INSERT OR REPLACE INTO mirror_partition (link_id, stream, partition, upstream_topic, upstream_partition,
-        state, next_local, last_up, map_epoch, confirmed_records, confirmed_bytes, last_confirmed_ms, pending_gap)
+        state, next_local, last_up, map_epoch, confirmed_records, confirmed_bytes, last_confirmed_ms, pending_gap,
+        stream_created_ms)
       VALUES (@link, @stream, @partition, @upstreamTopic, @upstreamPartition, @state, @nextLocal, @lastUpstream,
-        @mapEpoch, @confirmedRecords, @confirmedBytes, @lastConfirmedMs, @pendingGap)`)
+        @mapEpoch, @confirmedRecords, @confirmedBytes, @lastConfirmedMs, @pendingGap, @streamCreatedMs)`)
     this.#selectCursor = db.prepare('SELECT * FROM mirror_partition WHERE link_id = ? AND stream = ? AND partition = ?')
     this.#insertIntent = db.prepare(
       'INSERT OR REPLACE INTO mirror_inflight (link_id, stream, partition, first_local, last_local, records, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -135,6 +140,7 @@ export class MirrorState {
       confirmedBytes: row.confirmed_bytes,
       lastConfirmedMs: row.last_confirmed_ms,
       pendingGap: row.pending_gap,
+      streamCreatedMs: row.stream_created_ms,
     }
   }
 

@@ -85,6 +85,11 @@ export class PartitionMirror {
     return intent === undefined ? 0 : intent.createdMs + this.#o.recoveryGraceMs
   }
 
+  /** Persists a new state (paused, blocked) for this partition. */
+  setState(state: PartitionCursor['state']): Promise<void> {
+    return this.#write({ ...this.#cursor, state }, () => {})
+  }
+
   /** Does one unit of work: reconcile an open intent, or send one batch. Throws on link failures. */
   async step(): Promise<StepResult> {
     if (this.#cursor.state !== 'active') return 'blocked'

@@ -70,6 +70,7 @@ function mirrored(
       confirmedBytes: 0,
       lastConfirmedMs: null,
       pendingGap: 0,
+      streamCreatedMs: 0,
     },
   }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { encodeRecord, originalEncodeRecord } from '../../../src/mirror/kafkajs-sink-record.ts'
+import { encodeRecord, headerPairsMark, originalEncodeRecord } from '../../../src/mirror/kafkajs-sink-record.ts'
 
 // The replacement record encoder must write exactly the bytes kafkajs's own encoder writes.
 
@@ -47,5 +47,24 @@ describe('kafkajs record encoder', () => {
       headers: { 'em.v': Buffer.from('1'), 'em.src': Buffer.from('gw1'), 'em.src.off': Buffer.from('1234567890123') },
     }
     expect(encodeRecord(input).buffer.toString('hex')).toBe(originalEncodeRecord(input).buffer.toString('hex'))
+  })
+})
+
+describe('kafkajs record encoder - header pairs', () => {
+  test('kafkajs record - header pairs encode like the same headers in kafkajs object form', () => {
+    const pairs = Object.assign(
+      [
+        ['em.v', Buffer.from('1')],
+        ['em.src.off', Buffer.from('42')],
+      ] as Array<[string, Buffer]>,
+      { [headerPairsMark]: true as const },
+    )
+    const base = { offsetDelta: 1, timestampDelta: 5, key: null, value: Buffer.from('v') }
+    expect(
+      encodeRecord({ ...base, headers: pairs }).buffer.equals(
+        originalEncodeRecord({ ...base, headers: { 'em.v': Buffer.from('1'), 'em.src.off': Buffer.from('42') } })
+          .buffer,
+      ),
+    ).toBe(true)
   })
 })

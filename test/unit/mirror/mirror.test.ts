@@ -239,6 +239,21 @@ describe('mirror', () => {
     expect(holdWith({ kind: 'evict' })).toBeNull()
   })
 
+  test('mirror - a stream deleted and created again is not mirrored from its old cursor: the partition pauses', async () => {
+    const { store, clock } = openTempStore()
+    store.createStream('s')
+    await produce(store, 's', 0, 20)
+    const sink = new FakeSink()
+    const mirror = startMirror(store, sink)
+    await until(() => mirror.status()[0]?.partitions[0]?.nextLocal === 20n, 'the first incarnation')
+    store.deleteStream('s')
+    clock.advance(1000)
+    store.createStream('s')
+    await produce(store, 's', 0, 30)
+    await until(() => mirror.status()[0]?.partitions[0]?.state === 'paused-stream-recreated', 'the pause')
+    expect(sink.records('gw1.s', 0)).toHaveLength(20)
+  })
+
   test('mirror - a higher-priority stream is served before a lower one with a backlog', async () => {
     const { store } = openTempStore()
     store.createStream('bulk')
