@@ -91,6 +91,7 @@ export class MirrorLink {
   #wake: (() => void) | undefined
   #sleeper: (() => void) | undefined
   #unwatch: Array<() => void> = []
+  readonly #watched = new Set<string>()
   #turn = 0
   /** Set when streams were created or deleted: cursors are checked against the streams' incarnations. */
   #streamsChanged = true
@@ -190,9 +191,7 @@ export class MirrorLink {
   /** Starts the link loop (returns at once; close() stops it). */
   start(): void {
     this.prepare()
-    for (const s of this.#o.streams()) {
-      this.#unwatch.push(this.#o.store.watchAppends(s.stream, () => this.#wake?.()))
-    }
+    this.#watchNewStreams()
     this.#unwatch.push(
       this.#o.store.watchStreams(() => {
         this.#streamsChanged = true
@@ -327,6 +326,7 @@ export class MirrorLink {
    */
   async #checkIncarnations(): Promise<void> {
     this.#streamsChanged = false
+    this.#watchNewStreams()
     const created = new Map<string, number>()
     for (const pm of this.#partitions.values()) {
       const { stream, partition, state, streamCreatedMs } = pm.cursor
@@ -339,6 +339,15 @@ export class MirrorLink {
         'stream was deleted and created again since it was mirrored; its mirror is paused',
       )
       await pm.setState('paused-stream-recreated')
+    }
+  }
+
+  /** New commits wake the link: for every mirrored stream, including streams created since the start. */
+  #watchNewStreams(): void {
+    for (const s of this.#o.streams()) {
+      if (this.#watched.has(s.stream)) continue
+      this.#watched.add(s.stream)
+      this.#unwatch.push(this.#o.store.watchAppends(s.stream, () => this.#wake?.()))
     }
   }
 
