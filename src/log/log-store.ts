@@ -380,10 +380,8 @@ export class LogStore {
     let staged: StagedAppend[]
     try {
       staged = parts.map((p) => this.#prepare(p.stream, p.partition, p.records, durability))
-      for (const [i, s] of staged.entries()) {
-        if (staged.findIndex((o) => o.target === s.target) !== i) {
-          throw new RangeError(`appendAtomic: partition ${s.target.table} appears twice`)
-        }
+      if (new Set(staged.map((s) => s.target)).size !== staged.length) {
+        throw new RangeError('appendAtomic: a partition appears twice')
       }
     } catch (error) {
       callback(error as BrokerError)
@@ -398,9 +396,9 @@ export class LogStore {
       if (failed !== null) callback(failed)
       else callback(null, results)
     }
-    const planned = staged.map((s) =>
+    const planned = staged.map((s, i) =>
       this.#stage(s, (error, result) => {
-        if (result !== undefined) results[staged.indexOf(s)] = result
+        if (result !== undefined) results[i] = result
         done(error)
       }),
     )

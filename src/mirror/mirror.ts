@@ -122,6 +122,7 @@ export class Mirror {
   readonly #logger: Logger
   readonly #links: MirrorLink[] = []
   #holdTimer: TimerHandle | undefined
+  readonly #unwatch: Array<() => void> = []
 
   constructor(options: MirrorOptions) {
     this.#store = options.store
@@ -138,7 +139,10 @@ export class Mirror {
         config.streams.length > 0 ? config.streams : [{ match: '*', policy: { kind: 'block' }, priority: 0 }]
       ).map((r) => ({ ...r, pattern: globToRegExp(r.match) }))
       const exclude = config.exclude.map(globToRegExp)
-      const streams = (): MirroredStream[] =>
+      // The selection is asked for on every turn of the link loop: computed once per change of the streams.
+      let selected: MirroredStream[] | undefined
+      this.#unwatch.push(this.#store.watchStreams(() => (selected = undefined)))
+      const select = (): MirroredStream[] =>
         this.#store
           .listStreams()
           .map((s) => s.name)
@@ -156,6 +160,7 @@ export class Mirror {
                   },
                 ]
           })
+      const streams = (): MirroredStream[] => (selected ??= select())
       this.#links.push(
         new MirrorLink({
           name: config.name,
@@ -236,6 +241,7 @@ export class Mirror {
 
   async close(): Promise<void> {
     if (this.#holdTimer !== undefined) this.#clock.clearTimeout(this.#holdTimer)
+    for (const unwatch of this.#unwatch) unwatch()
     await Promise.all(this.#links.map((l) => l.close()))
   }
 }

@@ -47,11 +47,14 @@ export class PartitionMirror {
   #cursor: PartitionCursor
   /** Set when a reconciliation could not prove what arrived: the next batch is marked as possibly redelivered. */
   #redeliverNext = false
+  /** The open intent, as committed (this mirror is the only writer of its intent row). */
+  #intent: Intent | undefined
   #provenance: { epoch: number; encoder: ProvenanceEncoder } | undefined
 
   constructor(options: PartitionMirrorOptions, cursor: PartitionCursor) {
     this.#o = options
     this.#cursor = cursor
+    this.#intent = options.state.intent(cursor.link, cursor.stream, cursor.partition)
   }
 
   get cursor(): Readonly<PartitionCursor> {
@@ -70,8 +73,7 @@ export class PartitionMirror {
   }
 
   hasIntent(): boolean {
-    const { link, stream, partition } = this.#cursor
-    return this.#o.state.intent(link, stream, partition) !== undefined
+    return this.#intent !== undefined
   }
 
   /**
@@ -80,9 +82,7 @@ export class PartitionMirror {
    * its way to the broker, and a read-back before it lands would send its records twice.
    */
   readyAtMs(): number {
-    const { link, stream, partition } = this.#cursor
-    const intent = this.#o.state.intent(link, stream, partition)
-    return intent === undefined ? 0 : intent.createdMs + this.#o.recoveryGraceMs
+    return this.#intent === undefined ? 0 : this.#intent.createdMs + this.#o.recoveryGraceMs
   }
 
   /** Persists a new state (paused, blocked) for this partition. */
@@ -95,7 +95,7 @@ export class PartitionMirror {
     if (this.#cursor.state !== 'active') return 'blocked'
     const { state } = this.#o
     const { link, stream, partition } = this.#cursor
-    const intent = state.intent(link, stream, partition)
+    const intent = this.#intent
     if (intent !== undefined) {
       if (this.#o.clock.now() < intent.createdMs + this.#o.recoveryGraceMs) return 'idle'
       await this.#reconcile(intent)
@@ -124,6 +124,7 @@ export class PartitionMirror {
     // commit also makes every record in the batch durable, so no power loss can undo a record
     // that is already upstream.
     await this.#write(this.#cursor, () => state.saveIntent(link, stream, partition, newIntent))
+    this.#intent = newIntent
     await this.#send(newIntent, read.records)
     return 'sent'
   }
@@ -142,6 +143,7 @@ export class PartitionMirror {
         await this.#write({ ...this.#cursor, state: 'blocked-poison' }, () =>
           this.#o.state.deleteIntent(link, stream, partition),
         )
+        this.#intent = undefined
         return
       }
       throw error
@@ -197,6 +199,7 @@ export class PartitionMirror {
       this.#o.mapWriter.apply(key, planned)
       this.#o.state.deleteIntent(link, stream, partition)
     })
+    this.#intent = undefined
     this.#o.map.commit(planned)
   }
 
@@ -235,7 +238,7 @@ export class PartitionMirror {
       }
       if (p.offset < intent.firstLocal || p.offset > intent.lastLocal) {
         if (p.offset < intent.firstLocal && windowLost) continue
-        throw this.#diverged(`upstream offset ${r.offset} holds local offset ${p.offset}, outside the intent`, intent)
+        return this.#diverged(`upstream offset ${r.offset} holds local offset ${p.offset}, outside the intent`, intent)
       }
       found.push([p.offset, r.offset])
     }
@@ -250,9 +253,8 @@ export class PartitionMirror {
             .records.filter((r) => r.offset <= intent.lastLocal)
     const comparable = found.filter(([offset]) => offset >= localStart)
     // Per-partition order and atomic batches: what arrived is a prefix of the intent's records.
-    comparable.forEach(([offset], i) => {
-      if (expected[i]?.offset !== offset) throw this.#diverged(`found local offset ${offset} out of order`, intent)
-    })
+    const outOfOrder = comparable.findIndex(([offset], i) => expected[i]?.offset !== offset)
+    if (outOfOrder >= 0) return this.#diverged(`found local offset ${comparable[outOfOrder]?.[0]} out of order`, intent)
     if (windowLost && found.length === 0) {
       // The upstream records that would prove what arrived are gone: send again, and say so.
       this.#redeliverNext = true
@@ -268,15 +270,17 @@ export class PartitionMirror {
     const lastFound = found.at(-1)
     if (lastFound === undefined) {
       await this.#write(this.#cursor, () => this.#o.state.deleteIntent(link, stream, partition))
+      this.#intent = undefined
       return
     }
     await this.#confirm({ ...intent, lastLocal: lastFound[0] }, found, expected.slice(0, comparable.length))
   }
 
-  #diverged(reason: string, intent: Intent): BrokerError {
+  /** Upstream holds records claiming to be ours that do not fit: the partition stops (persisted), and says why. */
+  async #diverged(reason: string, intent: Intent): Promise<never> {
     const { stream, partition } = this.#cursor
-    this.#cursor = { ...this.#cursor, state: 'diverged' }
-    return new BrokerError('CAIRN_MIRROR_DIVERGED', `${stream}/${partition}: ${reason}`, {
+    await this.setState('diverged')
+    throw new BrokerError('CAIRN_MIRROR_DIVERGED', `${stream}/${partition}: ${reason}`, {
       details: { stream, partition, firstLocal: intent.firstLocal.toString(), lastLocal: intent.lastLocal.toString() },
     })
   }
