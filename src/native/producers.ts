@@ -299,15 +299,18 @@ export class ProducerRegistry {
   #scheduleExpiry(): void {
     const everyMs = Math.min(3_600_000, this.#options.producerExpiryMs)
     this.#expiryTimer = this.#clock.setTimeout(() => {
-      this.expireIdle(() => false)
+      this.expireIdle()
       this.#scheduleExpiry()
     }, everyMs)
   }
 
-  /** Forgets producers unused for producerExpiryMs (except those `busy` says are in a transaction). */
-  expireIdle(busy: (producer: Producer) => boolean): void {
+  /**
+   * Forgets producers unused for producerExpiryMs. A producer with an open transaction is never
+   * among them: a transaction times out long before (at most 15 minutes).
+   */
+  expireIdle(): void {
     const cutoff = this.#clock.now() - this.#options.producerExpiryMs
-    const expired = [...this.#producers.values()].filter((p) => p.lastUsedMs < cutoff && !busy(p))
+    const expired = [...this.#producers.values()].filter((p) => p.lastUsedMs < cutoff)
     if (expired.length === 0) return
     for (const p of expired) {
       this.#producers.delete(p.id)

@@ -110,10 +110,6 @@ export class TransactionManager {
     return timeoutMs
   }
 
-  isOpen(producer: Producer): boolean {
-    return this.#open.has(producer)
-  }
-
   begin(producer: Producer): void {
     if (producer.transactionalId === null) {
       throw new BrokerError('CAIRN_TRANSACTION_INVALID', `producer ${producer.id} has no transactionalId`)
