@@ -61,7 +61,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/mirror/kafkajs-sink.ts', 'src/mirror/kafkajs-sink-record.ts'],
+    files: ['src/mirror/kafkajs-sink.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -14,8 +14,14 @@ import { loadConfig, parseCommandLine, usage, UsageError } from './config.ts'
 import { serve, version } from './main.ts'
 import type { ToolCommandLine } from './tools/args.ts'
 import { runTool, type ToolIO } from './tools/run.ts'
+import { runUsers } from './tools/users.ts'
 
 async function main(argv: readonly string[]): Promise<number> {
+  // Works on a file, not a broker: not one of the client tools.
+  if (argv[0] === 'users') {
+    const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }
+    return await runUsers(argv.slice(1), { ...io, stdinIsTTY: process.stdin.isTTY === true })
+  }
   let commandLine
   try {
     commandLine = parseCommandLine(argv)
@@ -41,7 +47,7 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`cairn: ${err.message}\n`)
         return 2
       }
-      return await serve(config)
+      return await serve(config, () => loadConfig(commandLine.flags))
     }
     case 'tool':
       return await runTool(commandLine.tool, processIO(commandLine.tool))
@@ -82,5 +88,6 @@ function processIO(tool: ToolCommandLine): ToolIO {
 }
 
 // Exit explicitly rather than waiting for the event loop to drain: a handle leaked by any component must not
-// keep a stopped broker alive under a supervisor.
-process.exit(await main(process.argv.slice(2)))
+// keep a stopped broker alive under a supervisor. No top-level await: the single binary runs this file bundled
+// as CommonJS (scripts/build-binary.ts); a rejection is an uncaught error either way (exit code 1).
+void main(process.argv.slice(2)).then((code) => process.exit(code))

@@ -18,18 +18,24 @@ import { defaultBackoffConfig, LinkBackoff, type BackoffConfig } from '../src/mi
 import type { UnmirroredPolicy } from '../src/mirror/partition-mirror.ts'
 import { createReplicationPolicy, type NamingConfig } from '../src/mirror/replication-policy.ts'
 import { defaultMqttOptions, type MqttOptions } from '../src/mqtt/options.ts'
+import { defaultMaxBodyBytes } from '../src/http/http-api.ts'
+import { defaultNativeMaxFrameBytes } from '../src/native/native-front-end.ts'
 import { systemClock } from '../src/util/clock.ts'
 import { maxTopicBytes, parseSharedSubscription, validateTopicFilter } from '../src/topics/topics.ts'
 import { findTool, parseToolCommandLine, type ToolCommandLine } from './tools/args.ts'
 import { clientCommandsHelp, clientUsage } from './tools/help.ts'
+import { modernCiphers } from './tls.ts'
 import { UsageError } from './tools/usage-error.ts'
+import { securityChecks, securityDefaults, type SecurityOptions } from './config/security.ts'
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 export type LogLevel = (typeof logLevels)[number]
 
-/** MQTT over TCP, over TLS and over WebSocket; the native protocol; the HTTP API. */
-export const listenerNames = ['mqtt', 'mqttTls', 'mqttWs', 'native', 'http'] as const
+/** MQTT over TCP, over TLS and over WebSocket; the native protocol; the HTTP API; each also over TLS. */
+export const listenerNames = ['mqtt', 'mqttTls', 'mqttWs', 'native', 'http', 'mqttWss', 'nativeTls', 'https'] as const
 export type ListenerName = (typeof listenerNames)[number]
+/** The listeners that speak TLS: they share the `tls` section. */
+export const tlsListenerNames = ['mqttTls', 'mqttWss', 'nativeTls', 'https'] as const satisfies readonly ListenerName[]
 
 export interface ListenAddress {
   /** null: every interface (Node picks `::` or `0.0.0.0`). */
@@ -40,6 +46,12 @@ export interface ListenAddress {
 
 export const tlsVersions = ['TLSv1.2', 'TLSv1.3'] as const
 export type TlsVersion = (typeof tlsVersions)[number]
+/** none: no client certificate asked; optional: asked, verified if sent; required: a verified one or no handshake. */
+export const clientAuthModes = ['none', 'optional', 'required'] as const
+export type ClientAuth = (typeof clientAuthModes)[number]
+/** Where a verified client certificate's identity (the username it stands for) is read. */
+export const identitySources = ['cn', 'san-dns', 'san-email', 'san-uri'] as const
+export type IdentityFrom = (typeof identitySources)[number]
 
 export interface TlsOptions {
   /** PEM certificate (chain) the TLS listeners present; required once one is on. */
@@ -49,6 +61,33 @@ export interface TlsOptions {
   /** Extra PEM CA certificates sent to complete the chain; null: none. */
   caFile: string | null
   minVersion: TlsVersion
+  /** OpenSSL cipher list (TLS 1.3 suites and TLS 1.2 ciphers); the default is gateway/tls.ts modernCiphers. */
+  ciphers: string
+  /** Client-certificate authentication (mTLS) on every TLS listener. */
+  clientAuth: ClientAuth
+  /** PEM CA certificates that client certificates must chain to; required unless clientAuth is none. */
+  clientCaFile: string | null
+  identityFrom: IdentityFrom
+  /** A TLS handshake not finished within this time is cut (slow-loris). */
+  handshakeTimeoutMs: number
+}
+
+/** Connection-level limits, shared by every listener. 0 means no limit where a limit can be off. */
+export interface LimitsOptions {
+  /** Open connections over all listeners (TLS handshakes in progress included); 0: no limit. */
+  maxConnections: number
+  /** Open connections from one IP address over all listeners; 0: no limit. */
+  maxConnectionsPerAddress: number
+  /** A native connection must send hello within this time. */
+  nativeHelloTimeoutMs: number
+  /** Largest native frame accepted (and sent), announced in the hello reply. */
+  nativeMaxFrameBytes: number
+  /** An HTTP request's headers must arrive within this time (Node's headersTimeout). */
+  httpHeadersTimeoutMs: number
+  /** A whole HTTP request (headers and body) must arrive within this time (Node's requestTimeout). */
+  httpRequestTimeoutMs: number
+  /** Largest HTTP request body; larger gets 413. */
+  httpMaxBodyBytes: number
 }
 
 export type StreamDeclaration = Pick<
@@ -148,11 +187,14 @@ export const mirrorLinkDefaults: Omit<MirrorLinkOptions, 'bootstrap' | 'clientId
 export interface GatewayOptions {
   /** Relative paths resolve against the working directory, whichever source set them. */
   dataDir: string
+  /** Single binary only: where the embedded SQLite addon is extracted; null: <dataDir>/cache (gateway/sea/). */
+  cacheDir: string | null
   logLevel: LogLevel
   /** null: the listener is off. */
   listeners: Record<ListenerName, ListenAddress | null>
   /** Relative paths resolve against the working directory, as for dataDir. */
   tls: TlsOptions
+  limits: LimitsOptions
   /** The MQTT front end's limits and behaviour, shared by its three listeners. */
   mqtt: MqttOptions
   storage: {
@@ -163,6 +205,8 @@ export interface GatewayOptions {
   streams: Record<string, StreamDeclaration>
   /** Mirroring of local streams upstream to Kafka. */
   mirror: MirrorOptions
+  /** Users, ACLs and anonymous access (gateway/config/security.ts). */
+  security: SecurityOptions
 }
 
 /** Settings a declared stream gets for every field its declaration leaves out: the log store's own defaults. */
@@ -177,6 +221,7 @@ export const streamDefaults: StreamDeclaration = {
 
 export const defaults: GatewayOptions = {
   dataDir: './cairn-data',
+  cacheDir: null,
   logLevel: 'info',
   listeners: {
     mqtt: { host: null, port: 1883 },
@@ -184,20 +229,44 @@ export const defaults: GatewayOptions = {
     mqttWs: null,
     native: { host: null, port: 7883 },
     http: { host: null, port: 8080 },
+    mqttWss: null,
+    nativeTls: null,
+    https: null,
   },
-  tls: { certFile: null, keyFile: null, caFile: null, minVersion: 'TLSv1.2' },
+  tls: {
+    certFile: null,
+    keyFile: null,
+    caFile: null,
+    minVersion: 'TLSv1.2',
+    ciphers: modernCiphers,
+    clientAuth: 'none',
+    clientCaFile: null,
+    identityFrom: 'cn',
+    handshakeTimeoutMs: 10_000,
+  },
+  limits: {
+    maxConnections: 10_000,
+    maxConnectionsPerAddress: 0,
+    nativeHelloTimeoutMs: 10_000,
+    nativeMaxFrameBytes: defaultNativeMaxFrameBytes,
+    httpHeadersTimeoutMs: 10_000,
+    httpRequestTimeoutMs: 30_000,
+    httpMaxBodyBytes: defaultMaxBodyBytes,
+  },
   mqtt: { ...defaultMqttOptions },
   storage: { maxDiskBytes: null },
   // The MQTT front end's session stream: it takes every publish (subject `#`), so that persistent sessions
   // find what they missed and replay can read it.
   streams: { mqtt: { ...streamDefaults, subjects: ['#'] } },
   mirror: { gatewayId: null, links: {} },
+  security: { ...securityDefaults },
 }
 
 /** Command-line flags that feed the configuration (strings as typed; validated with everything else). */
 export interface Flags {
   config?: string
   dataDir?: string
+  cacheDir?: string
   logLevel?: string
   mqtt?: string
   mqttTls?: string
@@ -223,6 +292,7 @@ export { UsageError }
 
 const envVars = {
   CAIRN_DATA_DIR: 'dataDir',
+  CAIRN_CACHE_DIR: 'cacheDir',
   CAIRN_LOG_LEVEL: 'logLevel',
   CAIRN_MQTT: 'mqtt',
   CAIRN_MQTT_TLS: 'mqttTls',
@@ -238,6 +308,7 @@ const envVars = {
 
 const flagNames = {
   dataDir: '--data-dir',
+  cacheDir: '--cache-dir',
   logLevel: '--log-level',
   mqtt: '--mqtt',
   mqttTls: '--mqtt-tls',
@@ -251,6 +322,12 @@ const flagNames = {
   gatewayId: '--gateway-id',
 } as const satisfies Record<StringSetting, string>
 
+/** Names the config file (loadConfig); --config wins. */
+export const configFileEnvVar = 'CAIRN_CONFIG'
+// Known but not settings: the config file's name (loadConfig), the client tools' broker address (tools/run.ts) and login
+// (tools/io.ts).
+const otherEnvVars: readonly string[] = [configFileEnvVar, 'CAIRN_BROKER', 'CAIRN_USERNAME', 'CAIRN_PASSWORD']
+
 const envOf = (setting: StringSetting): string => Object.entries(envVars).find(([, key]) => key === setting)?.[0] ?? ''
 
 const addressOf = (a: ListenAddress | null) => {
@@ -261,6 +338,7 @@ const addressOf = (a: ListenAddress | null) => {
 // Defaults are read from `defaults`, so the help cannot drift from what the resolver does.
 const settingHelp: Record<StringSetting, [argument: string, text: string]> = {
   dataDir: ['DIR', `log store directory (default ${defaults.dataDir})`],
+  cacheDir: ['DIR', 'single binary: SQLite addon cache (default <data dir>/cache)'],
   mqtt: ['[HOST:]PORT', `MQTT over TCP listener (default ${addressOf(defaults.listeners.mqtt)})`],
   mqttTls: ['[HOST:]PORT', `MQTT over TLS listener (default ${addressOf(defaults.listeners.mqttTls)})`],
   mqttWs: ['[HOST:]PORT', `MQTT over WebSocket listener, path /mqtt (default ${addressOf(defaults.listeners.mqttWs)})`],
@@ -275,7 +353,7 @@ const settingHelp: Record<StringSetting, [argument: string, text: string]> = {
 }
 
 const optionRows: [string, string, string][] = [
-  ['-c, --config FILE', 'YAML (or JSON) config file; see gateway/cairn.example.yaml', ''],
+  ['-c, --config FILE', 'YAML (or JSON) config file; see gateway/cairn.example.yaml', configFileEnvVar],
   ...(Object.entries(settingHelp) as [StringSetting, [string, string]][]).map(
     ([setting, [argument, text]]): [string, string, string] => [
       `    ${flagNames[setting]} ${argument}`,
@@ -294,8 +372,9 @@ function formatOptionRow([flag, text, env]: [string, string, string]): string {
 export const usage = `Usage: cairn <command> [options]
 
 Commands:
-  serve    run the broker until SIGINT or SIGTERM
+  serve    run the broker until SIGINT or SIGTERM; SIGHUP reloads its configuration
 ${clientCommandsHelp}
+  users    add|remove|passwd --file PATH USER: manage the password file (docs/security.md)
   version  print the version
   help     print this help
 
@@ -368,6 +447,11 @@ export interface TlsMaterial {
   key: Buffer
   ca?: Buffer
   minVersion: TlsVersion
+  ciphers: string
+  clientAuth: ClientAuth
+  /** The client CAs (tls.clientCaFile); set whenever clientAuth is not none. */
+  clientCa?: Buffer
+  identityFrom: IdentityFrom
 }
 
 /** What a mirror link's Kafka client gets for TLS: the files of `mirror.links.<name>.tls`, read and checked. */
@@ -392,18 +476,21 @@ export interface LoadedConfig extends ResolvedConfig {
  */
 export function loadConfig(flags: Flags): LoadedConfig {
   const sources: ConfigSources = { env: process.env, flags }
-  if (flags.config !== undefined) {
+  // The file's name: --config, else CAIRN_CONFIG (containers and env files), else none.
+  const configFile = flags.config ?? (process.env[configFileEnvVar] || undefined)
+  if (configFile !== undefined) {
     let text
     try {
-      text = readFileSync(flags.config, 'utf8')
+      text = readFileSync(configFile, 'utf8')
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
-      throw new ConfigErrors([new ConfigError('config', flags.config, `cannot read the config file: ${reason}`)])
+      throw new ConfigErrors([new ConfigError('config', configFile, `cannot read the config file: ${reason}`)])
     }
-    sources.file = { name: flags.config, text }
+    sources.file = { name: configFile, text }
   }
   const resolved = resolveConfig(sources)
-  const tls = resolved.options.listeners.mqttTls === null ? null : readTlsMaterial(resolved.options.tls)
+  const tlsOn = tlsListenerNames.some((name) => resolved.options.listeners[name] !== null)
+  const tls = tlsOn ? readTlsMaterial(resolved.options.tls) : null
   const mirrorTls = readMirrorTlsMaterial(resolved.options.mirror)
   return { ...resolved, tls, mirrorTls }
 }
@@ -461,7 +548,10 @@ export function readTlsMaterial(
   readFile: (path: string) => Buffer = (path) => readFileSync(path),
 ): TlsMaterial {
   const problems = new Problems()
-  const read = (field: 'certFile' | 'keyFile' | 'caFile', check: (pem: Buffer) => void): Buffer | undefined => {
+  const read = (
+    field: 'certFile' | 'keyFile' | 'caFile' | 'clientCaFile',
+    check: (pem: Buffer) => void,
+  ): Buffer | undefined => {
     const path = tls[field]
     if (path === null) {
       problems.add(`tls.${field}`, path, 'required when a TLS listener is on')
@@ -500,11 +590,23 @@ export function readTlsMaterial(
     }
   })
   const ca = tls.caFile === null ? undefined : read('caFile', asCertificate('CA certificate'))
+  const clientCa =
+    tls.clientAuth === 'none'
+      ? undefined
+      : read('clientCaFile', asCertificate('CA certificate for client certificates'))
   problems.throwIfAny()
-  const material: TlsMaterial = { cert: cert as Buffer, key: key as Buffer, minVersion: tls.minVersion }
+  const material: TlsMaterial = {
+    cert: cert as Buffer,
+    key: key as Buffer,
+    minVersion: tls.minVersion,
+    ciphers: tls.ciphers,
+    clientAuth: tls.clientAuth,
+    identityFrom: tls.identityFrom,
+  }
   if (ca !== undefined) material.ca = ca
+  if (clientCa !== undefined) material.clientCa = clientCa
   try {
-    createSecureContext(material)
+    createSecureContext({ cert: material.cert, key: material.key, ...(ca === undefined ? {} : { ca }) })
   } catch (err) {
     // Each file parsed on its own, so what is left is that they do not belong together.
     const reason = err instanceof Error ? err.message : String(err)
@@ -527,13 +629,16 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   const declaredLinks: Record<string, LinkLayer> = {}
   for (const layer of layers) {
     if (layer.dataDir !== undefined) options.dataDir = layer.dataDir
+    if (layer.cacheDir !== undefined) options.cacheDir = layer.cacheDir
     if (layer.logLevel !== undefined) options.logLevel = layer.logLevel
     for (const name of listenerNames) {
       const address = layer.listeners[name]
       if (address !== undefined) options.listeners[name] = address
     }
     Object.assign(options.tls, layer.tls)
+    Object.assign(options.limits, layer.limits)
     Object.assign(options.mqtt, layer.mqtt)
+    Object.assign(options.security, layer.security)
     if (layer.storage.maxDiskBytes !== undefined) options.storage.maxDiskBytes = layer.storage.maxDiskBytes
     for (const [name, declared] of Object.entries(layer.streams)) {
       const merged = { ...streamDefaults, ...options.streams[name], ...declared }
@@ -546,10 +651,20 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   }
   options.mirror.links = resolveMirrorLinks(options.mirror.gatewayId, declaredLinks, problems, warnings)
   checkListenerClashes(options, problems)
-  if (options.listeners.mqttTls !== null) {
+  const tlsOn = tlsListenerNames.filter((name) => options.listeners[name] !== null)
+  if (tlsOn.length > 0) {
     for (const field of ['certFile', 'keyFile'] as const) {
-      if (options.tls[field] === null) problems.add(`tls.${field}`, null, 'required when listeners.mqttTls is on')
+      if (options.tls[field] === null) problems.add(`tls.${field}`, null, `required when listeners.${tlsOn[0]} is on`)
     }
+    if (options.tls.clientAuth !== 'none' && options.tls.clientCaFile === null) {
+      problems.add('tls.clientCaFile', null, `required when tls.clientAuth is ${options.tls.clientAuth}`)
+    }
+  }
+  try {
+    // An unknown cipher name is found now, not at the first handshake.
+    createSecureContext({ ciphers: options.tls.ciphers })
+  } catch (err) {
+    problems.add('tls.ciphers', options.tls.ciphers, err instanceof Error ? err.message : String(err))
   }
   const session = options.streams[options.mqtt.sessionStream]
   if (session?.subjects.length === 0) {
@@ -565,13 +680,16 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
 // One source's contribution: what it set, already validated.
 interface Layer {
   dataDir?: string
+  cacheDir?: string | null
   logLevel?: LogLevel
   listeners: Partial<Record<ListenerName, ListenAddress | null>>
   tls: Partial<TlsOptions>
+  limits: Partial<LimitsOptions>
   mqtt: Partial<MqttOptions>
   storage: { maxDiskBytes?: number | null }
   streams: Record<string, Partial<StreamDeclaration>>
   mirror: { gatewayId?: string | null; links: Record<string, LinkLayer> }
+  security: Partial<SecurityOptions>
 }
 
 /** A link as one source declares it: gatewayAlias and clientId null mean "the default". */
@@ -583,7 +701,16 @@ type LinkLayer = Partial<
   }
 >
 
-const emptyLayer = (): Layer => ({ listeners: {}, tls: {}, mqtt: {}, storage: {}, streams: {}, mirror: { links: {} } })
+const emptyLayer = (): Layer => ({
+  listeners: {},
+  tls: {},
+  limits: {},
+  mqtt: {},
+  storage: {},
+  streams: {},
+  mirror: { links: {} },
+  security: {},
+})
 
 class Problems {
   readonly #errors: ConfigError[] = []
@@ -640,9 +767,24 @@ function readFileLayer(file: { name: string; text: string }, problems: Problems)
   const top = expectMapping(root, '(root)', problems, source)
   if (top === undefined) return layer
 
-  const topKeys = ['dataDir', 'logLevel', 'listeners', 'tls', 'mqtt', 'storage', 'streams', 'mirror']
+  const topKeys = [
+    'dataDir',
+    'cacheDir',
+    'logLevel',
+    'listeners',
+    'tls',
+    'limits',
+    'mqtt',
+    'storage',
+    'streams',
+    'mirror',
+    'security',
+  ]
   checkKeys(top, '', topKeys, problems, source)
   if ('dataDir' in top) assign(layer, 'dataDir', checkPath(top.dataDir), 'dataDir', top.dataDir, problems, source)
+  if ('cacheDir' in top) {
+    assign(layer, 'cacheDir', nullable(checkPath)(top.cacheDir), 'cacheDir', top.cacheDir, problems, source)
+  }
   if ('logLevel' in top) {
     assign(layer, 'logLevel', checkLogLevel(top.logLevel), 'logLevel', top.logLevel, problems, source)
   }
@@ -659,6 +801,9 @@ function readFileLayer(file: { name: string; text: string }, problems: Problems)
 
   const tls = expectSection(top, 'tls', problems, source)
   if (tls !== undefined) readSection(tls, 'tls', tlsChecks, layer.tls, problems, source)
+
+  const limits = expectSection(top, 'limits', problems, source)
+  if (limits !== undefined) readSection(limits, 'limits', limitsChecks, layer.limits, problems, source)
 
   const mqtt = expectSection(top, 'mqtt', problems, source)
   if (mqtt !== undefined) readSection(mqtt, 'mqtt', mqttChecks, layer.mqtt, problems, source)
@@ -687,6 +832,9 @@ function readFileLayer(file: { name: string; text: string }, problems: Problems)
 
   const mirror = expectSection(top, 'mirror', problems, source)
   if (mirror !== undefined) readMirrorSection(mirror, layer, problems, source)
+
+  const security = expectSection(top, 'security', problems, source)
+  if (security !== undefined) readSection(security, 'security', securityChecks, layer.security, problems, source)
   return layer
 }
 
@@ -736,6 +884,23 @@ const tlsChecks: { [K in keyof TlsOptions]: Check<TlsOptions[K]> } = {
   keyFile: nullable(checkPath),
   caFile: nullable(checkPath),
   minVersion: oneOf(tlsVersions),
+  ciphers: (value) =>
+    typeof value === 'string' && value.trim() !== '' ? { value } : { error: 'must be an OpenSSL cipher list' },
+  clientAuth: oneOf(clientAuthModes),
+  clientCaFile: nullable(checkPath),
+  identityFrom: oneOf(identitySources),
+  handshakeTimeoutMs: integerIn(100, 2 ** 31 - 1),
+}
+
+const limitsChecks: { [K in keyof LimitsOptions]: Check<LimitsOptions[K]> } = {
+  maxConnections: integerIn(0, 1_000_000),
+  maxConnectionsPerAddress: integerIn(0, 1_000_000),
+  nativeHelloTimeoutMs: integerIn(100, 2 ** 31 - 1),
+  // The frame length prefix is four bytes; a frame must hold at least a small request.
+  nativeMaxFrameBytes: integerIn(1024, 2 ** 31 - 1),
+  httpHeadersTimeoutMs: integerIn(100, 2 ** 31 - 1),
+  httpRequestTimeoutMs: integerIn(100, 2 ** 31 - 1),
+  httpMaxBodyBytes: integerIn(0, 2 ** 31 - 1),
 }
 
 const uint16 = 65_535
@@ -758,6 +923,9 @@ const mqttChecks: { [K in keyof MqttOptions]: Check<MqttOptions[K]> } = {
   connectTimeoutMs: integerIn(100, maxTimerMs),
   maxTopicLength: integerIn(1, maxTopicBytes),
   maxTopicLevels: integerIn(1, maxTopicBytes),
+  maxSessions: integerIn(0, Number.MAX_SAFE_INTEGER),
+  maxSubscriptionsPerClient: integerIn(0, Number.MAX_SAFE_INTEGER),
+  maxPublishesPerSec: integerIn(0, 1_000_000),
   sysIntervalMs: (value) =>
     value === 0
       ? { value }
@@ -1240,7 +1408,7 @@ function readEnvLayer(env: ConfigSources['env'], problems: Problems, warnings: s
   for (const [name, value] of Object.entries(env)) {
     // An empty variable means unset, as shells and env files conventionally treat it.
     if (value === undefined || value === '') continue
-    if (!name.startsWith('CAIRN_')) continue
+    if (!name.startsWith('CAIRN_') || otherEnvVars.includes(name)) continue
     if (!(name in envVars)) {
       const hint = suggest(name, Object.keys(envVars))
       warnings.push(
@@ -1275,6 +1443,9 @@ function readStringSetting(
   switch (setting) {
     case 'dataDir':
       assign(layer, 'dataDir', checkPath(value), 'dataDir', value, problems, source)
+      return
+    case 'cacheDir':
+      assign(layer, 'cacheDir', checkPath(value), 'cacheDir', value, problems, source)
       return
     case 'logLevel':
       assign(layer, 'logLevel', checkLogLevel(value), 'logLevel', value, problems, source)

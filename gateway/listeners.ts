@@ -1,42 +1,82 @@
-// The listeners: MQTT over TCP, TLS and WebSocket, the native protocol over TCP, and the HTTP API. Each
-// accepted connection goes to its front end as a Duplex (HTTP: as a request to the API handler). Sockets are
-// gateway business (src/ owns none): binding, refusing what is not ours, and closing them at shutdown.
+// The listeners: MQTT over TCP, TLS, WebSocket and secure WebSocket, the native protocol over TCP and TLS, and
+// the HTTP API over HTTP and HTTPS. Each accepted connection goes to its front end as a Duplex (HTTP: as a request
+// to the API handler), with what the gateway knows of the peer: its address, the identity of its verified client
+// certificate, and whether it is over a connection limit. Sockets are gateway business (src/ owns none): binding,
+// limits, TLS, refusing what is not ours, and closing them at shutdown.
 
-import type { IncomingMessage, RequestListener } from 'node:http'
+import type { RequestListener } from 'node:http'
 import { createServer as createHttpServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { createServer as createTlsServer } from 'node:tls'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
-import { createWebSocketStream, WebSocketServer } from 'ws'
 import { handleHttpClientError } from '../src/http/http-api.ts'
+import { setCertificateIdentity } from '../src/http/certificate-identity.ts'
 import { formatAddress, listenerNames, type ListenAddress, type ListenerName, type TlsMaterial } from './config.ts'
+import {
+  ConnectionLimiter,
+  overLimitReasons,
+  type ConnectionLimitCounters,
+  type OverLimit,
+} from './connection-limits.ts'
+import { certificateIdentity, secureContextOptions, serverTlsOptions } from './tls.ts'
+import { attachMqttWebSocket, mqttWsPath, mqttWsSubprotocols } from './ws-listener.ts'
 
-export const mqttListenerNames = ['mqtt', 'mqttTls', 'mqttWs'] as const satisfies readonly ListenerName[]
+export { mqttWsPath, mqttWsSubprotocols }
+
+export const mqttListenerNames = ['mqtt', 'mqttTls', 'mqttWs', 'mqttWss'] as const satisfies readonly ListenerName[]
 export type MqttListenerName = (typeof mqttListenerNames)[number]
 
-/** The only path the WebSocket listener serves; anything else is 404. */
-export const mqttWsPath = '/mqtt'
-/** WebSocket subprotocols accepted, in order of preference: MQTT 3.1.1/5 name it `mqtt`, older clients `mqttv3.1`. */
-export const mqttWsSubprotocols = ['mqtt', 'mqttv3.1'] as const
-
-/** What the listeners need of the MQTT front end. */
-export interface ConnectionHandler {
-  handle(socket: Duplex, info: { remoteAddress?: string }): unknown
+/** What the gateway tells a front end about a connection. */
+export interface PeerInfo {
+  remoteAddress?: string
+  /** The identity (CN or SAN, per tls.identityFrom) of a client certificate the client CAs verified. */
+  certificateIdentity?: string
+  /** Set when the connection is over a limit: the front end refuses it in its protocol, with this text. */
+  overLimit?: string
 }
+
+/** What the listeners need of a front end (MQTT, native). */
+export interface ConnectionHandler {
+  handle(socket: Duplex, info: PeerInfo): unknown
+}
+
+/** Connection-level limits; every field has a default. */
+export interface ListenerLimits {
+  /** Open connections over all listeners, TLS handshakes included; 0: none. Default 0. */
+  maxConnections: number
+  /** Open connections from one address over all listeners; 0: none. Default 0. */
+  maxConnectionsPerAddress: number
+  /** A TLS handshake must finish within this time. Default 10 s. */
+  tlsHandshakeTimeoutMs: number
+  /** HTTP(S): request headers must arrive within this time (also WebSocket upgrades). Default 10 s. */
+  httpHeadersTimeoutMs: number
+  /** HTTP(S): the whole request must arrive within this time. Default 30 s. */
+  httpRequestTimeoutMs: number
+}
+
+export const defaultListenerLimits: Readonly<ListenerLimits> = Object.freeze({
+  maxConnections: 0,
+  maxConnectionsPerAddress: 0,
+  tlsHandshakeTimeoutMs: 10_000,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+})
 
 export interface ListenersOptions {
   listeners: Readonly<Partial<Record<ListenerName, ListenAddress | null>>>
-  /** Required when listeners.mqttTls is on. */
+  /** Required when a TLS listener (mqttTls, mqttWss, nativeTls, https) is on. */
   tls: TlsMaterial | null
   frontEnd: ConnectionHandler
-  /** The native-protocol front end; required when listeners.native is on. */
-  native?: { handle(socket: Duplex): unknown }
-  /** The HTTP API; required when listeners.http is on. */
+  /** The native-protocol front end; required when listeners.native or nativeTls is on. */
+  native?: ConnectionHandler
+  /** The HTTP API; required when listeners.http or https is on. */
   http?: RequestListener
   logger: Logger
   /** Largest WebSocket message accepted (ws buffers a whole message before handing it on). */
   maxWsMessageBytes: number
+  limits?: Partial<ListenerLimits>
 }
 
 /** A listener could not bind: names the listener and the address, for a fatal log line. */
@@ -76,17 +116,52 @@ interface Served {
   closed: Promise<void> | undefined
 }
 
-/** The bound MQTT listeners. */
+/** Counters of the listeners, for the metrics. */
+export interface ListenerCounters extends ConnectionLimitCounters {
+  /** TLS handshakes that failed (bad or missing client certificate, protocol version, timeout, ...). */
+  tlsHandshakeFailures: number
+}
+
+/** The bound listeners. */
 export class Listeners {
   readonly #served: readonly Served[]
+  readonly #shared: Shared
 
-  constructor(served: readonly Served[]) {
+  constructor(served: readonly Served[], shared: Shared) {
     this.#served = served
+    this.#shared = shared
   }
 
   /** Bound address of each served listener ("127.0.0.1:41873"), in start order. */
   get addresses(): Partial<Record<ListenerName, string>> {
     return Object.fromEntries(this.#served.map((s) => [s.name, s.address]))
+  }
+
+  /** Open sockets of each served listener (idle HTTP keep-alive ones included), for `cairn status`. */
+  get connections(): Partial<Record<ListenerName, number>> {
+    return Object.fromEntries(this.#served.map((s) => [s.name, s.sockets.size]))
+  }
+
+  /** Refusals by reason and TLS failures, as plain numbers. */
+  get counters(): Readonly<ListenerCounters> {
+    return { ...this.#shared.limiter.counters, tlsHandshakeFailures: this.#shared.tlsHandshakeFailures }
+  }
+
+  /** Connections counted against limits.maxConnections right now (TLS handshakes in progress included). */
+  get openConnections(): number {
+    return this.#shared.limiter.open
+  }
+
+  /**
+   * Serves `material` on every TLS listener from the next handshake on; open connections keep theirs. The client
+   * certificate mode (tls.clientAuth) is fixed at start. Throws (and changes nothing) if the material is unusable.
+   */
+  reloadTls(material: TlsMaterial): void {
+    const servers = this.#served.filter((s) => isTlsListener(s.name))
+    const context = secureContextOptions(material)
+    // Every server or none: the first would throw before any changed, as they all take the same options.
+    for (const served of servers) (served.server as Server & TlsServer).setSecureContext(context)
+    this.#shared.tls = material
   }
 
   /** Stops accepting connections; those already accepted stay open (the front end ends them). */
@@ -112,23 +187,55 @@ export class Listeners {
   }
 }
 
+interface TlsServer {
+  setSecureContext(options: ReturnType<typeof secureContextOptions>): void
+}
+
+/** State every listener shares: the limiter, the TLS material in use, and which sockets are over a limit. */
+interface Shared {
+  limiter: ConnectionLimiter
+  tls: TlsMaterial | null
+  tlsHandshakeFailures: number
+  /** Accepted sockets over a limit, by peerKey (a TLS socket is a new object over the accepted one). */
+  overLimit: Map<string, OverLimit>
+}
+
+const tlsListeners: ReadonlySet<ListenerName> = new Set(['mqttTls', 'mqttWss', 'nativeTls', 'https'])
+
+export function isTlsListener(name: ListenerName): boolean {
+  return tlsListeners.has(name)
+}
+
 /** Binds every listener that is on. On a failure, closes those already bound and throws ListenError. */
 export async function startListeners(options: ListenersOptions): Promise<Listeners> {
+  const limits = { ...defaultListenerLimits, ...options.limits }
+  const shared: Shared = {
+    limiter: new ConnectionLimiter(limits),
+    tls: options.tls,
+    tlsHandshakeFailures: 0,
+    overLimit: new Map(),
+  }
   const served: Served[] = []
   for (const name of listenerNames) {
     const address = options.listeners[name]
     if (address === null || address === undefined) continue
-    const server = createServerFor(name, options)
+    const server = createServerFor(name, options, limits, shared)
     const sockets = new Set<Socket>()
-    server.on('connection', (socket: Socket) => {
+    // Prepended: admission is decided before the server's own listener hands the socket to a front end.
+    server.prependListener('connection', (socket: Socket) => {
       sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
+      const over = shared.limiter.admit(socket)
+      if (over === undefined || over === 'dropped') return
+      const key = peerKey(socket)
+      shared.overLimit.set(key, over)
+      socket.once('close', () => shared.overLimit.delete(key))
     })
     let bound: AddressInfo
     try {
       bound = await listen(server, address)
     } catch (err) {
-      const listeners = new Listeners(served)
+      const listeners = new Listeners(served, shared)
       await listeners.close(0)
       throw new ListenError(name, formatAddress(address), err)
     }
@@ -142,110 +249,137 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
       closed: undefined,
     })
   }
-  return new Listeners(served)
+  return new Listeners(served, shared)
 }
 
-function createServerFor(name: ListenerName, options: ListenersOptions): Server {
+function createServerFor(
+  name: ListenerName,
+  options: ListenersOptions,
+  limits: ListenerLimits,
+  shared: Shared,
+): Server {
   const { frontEnd, logger } = options
+  const peer = (socket: Socket): PeerInfo => peerInfo(socket, shared)
   switch (name) {
-    case 'native': {
+    case 'mqtt':
+      // MqttConnection batches its writes, so Nagle's delay would only add latency.
+      return createTcpServer({ noDelay: true }, (socket) => frontEnd.handle(socket, peer(socket)))
+    case 'mqttTls':
+      return createSecureServer(name, options, limits, shared, (socket) => frontEnd.handle(socket, peer(socket)))
+    case 'native':
+    case 'nativeTls': {
       const native = options.native
-      if (native === undefined) throw new TypeError('listeners.native is on but no native front end was given')
-      return createTcpServer({ noDelay: true }, (socket) => native.handle(socket))
+      if (native === undefined) throw new TypeError(`listeners.${name} is on but no native front end was given`)
+      if (name === 'native') return createTcpServer({ noDelay: true }, (socket) => native.handle(socket, peer(socket)))
+      return createSecureServer(name, options, limits, shared, (socket) => native.handle(socket, peer(socket)))
     }
-    case 'http': {
-      if (options.http === undefined) throw new TypeError('listeners.http is on but no HTTP API was given')
-      const server = createHttpServer(options.http)
+    case 'http':
+    case 'https': {
+      const api = options.http
+      if (api === undefined) throw new TypeError(`listeners.${name} is on but no HTTP API was given`)
+      const handler: RequestListener = (request, response) => {
+        const over = shared.overLimit.get(peerKey(request.socket))
+        if (over !== undefined) return refuseHttp(response, overLimitReasons[over])
+        api(request, response)
+      }
+      const server =
+        name === 'http'
+          ? createHttpServer(httpServerOptions(limits), handler)
+          : createHttpsServer({ ...tlsOptionsFor(name, options, limits), ...httpServerOptions(limits) }, handler)
+      if (name === 'https') {
+        watchTls(server, name, logger, shared, (socket) => {
+          const identity = peer(socket).certificateIdentity
+          if (identity !== undefined) setCertificateIdentity(socket, identity)
+        })
+      }
       server.on('clientError', (err: Error & { code?: string }, socket) => {
-        logger.debug({ err, listener: 'http' }, 'bad HTTP request')
+        logger.debug({ err, listener: name }, 'bad HTTP request')
         handleHttpClientError(err, socket)
       })
       return server
     }
-    case 'mqtt':
-      // MqttConnection batches its writes, so Nagle's delay would only add latency.
-      return createTcpServer({ noDelay: true }, (socket) => frontEnd.handle(socket, connectionInfo(socket)))
-    case 'mqttTls': {
-      if (options.tls === null) throw new TypeError('listeners.mqttTls is on but no TLS material was loaded')
-      const server = createTlsServer({ ...options.tls, noDelay: true }, (socket) =>
-        frontEnd.handle(socket, connectionInfo(socket)),
-      )
-      server.on('tlsClientError', (err, socket) =>
-        logger.debug({ err, remoteAddress: socket.remoteAddress, listener: name }, 'TLS handshake failed'),
-      )
+    case 'mqttWs':
+    case 'mqttWss': {
+      const server =
+        name === 'mqttWs'
+          ? createHttpServer(httpServerOptions(limits))
+          : createHttpsServer({ ...tlsOptionsFor(name, options, limits), ...httpServerOptions(limits) })
+      if (name === 'mqttWss') watchTls(server, name, logger, shared)
+      attachMqttWebSocket(server, {
+        frontEnd,
+        logger,
+        listener: name,
+        maxWsMessageBytes: options.maxWsMessageBytes,
+        peer: (socket) => peer(socket as Socket),
+      })
       return server
     }
-    case 'mqttWs':
-      return createWebSocketServer(options)
   }
 }
 
-function createWebSocketServer({ frontEnd, logger, maxWsMessageBytes }: ListenersOptions): Server {
-  const wss = new WebSocketServer({
-    noServer: true,
-    clientTracking: false,
-    maxPayload: maxWsMessageBytes,
-    handleProtocols: (offered) => chooseSubprotocol(offered) ?? false,
-  })
-  const server = createHttpServer((request, response) => {
-    // Plain HTTP: this port only speaks WebSocket.
-    const status = pathOf(request) === mqttWsPath ? 426 : 404
-    const body =
-      status === 426 ? `MQTT over WebSocket: upgrade with subprotocol ${mqttWsSubprotocols[0]}\n` : 'Not Found\n'
-    response.writeHead(status, {
-      'content-type': 'text/plain; charset=utf-8',
-      connection: 'close',
-      ...(status === 426 ? { upgrade: 'websocket' } : {}),
-    })
-    response.end(body)
-  })
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathOf(request) !== mqttWsPath) {
-      refuseUpgrade(socket, 404, 'Not Found', `no MQTT endpoint here; use ${mqttWsPath}\n`)
-      return
-    }
-    const offered = request.headers['sec-websocket-protocol']
-    if (offered !== undefined && chooseSubprotocol(new Set(offered.split(',').map((p) => p.trim()))) === undefined) {
-      refuseUpgrade(socket, 400, 'Bad Request', `unsupported subprotocol; use ${mqttWsSubprotocols.join(' or ')}\n`)
-      return
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      // [MQTT-6.0.0-1] control packets travel in binary frames; a text frame ends the connection.
-      ws.on('message', (_data, isBinary) => {
-        if (!isBinary) ws.close(1003, 'MQTT needs binary frames')
-      })
-      frontEnd.handle(createWebSocketStream(ws), connectionInfo(request.socket))
-    })
-  })
-  server.on('clientError', (err, socket) => {
-    logger.debug({ err, listener: 'mqttWs' }, 'bad HTTP request')
-    socket.destroy()
-  })
+function tlsOptionsFor(name: ListenerName, options: ListenersOptions, limits: ListenerLimits) {
+  if (options.tls === null) throw new TypeError(`listeners.${name} is on but no TLS material was loaded`)
+  return { ...serverTlsOptions(options.tls, limits.tlsHandshakeTimeoutMs), noDelay: true }
+}
+
+function createSecureServer(
+  name: ListenerName,
+  options: ListenersOptions,
+  limits: ListenerLimits,
+  shared: Shared,
+  onSecure: (socket: TLSSocket) => void,
+): Server {
+  const server = createTlsServer(tlsOptionsFor(name, options, limits), onSecure)
+  watchTls(server, name, options.logger, shared)
   return server
 }
 
-function chooseSubprotocol(offered: ReadonlySet<string>): string | undefined {
-  return mqttWsSubprotocols.find((protocol) => offered.has(protocol))
+function watchTls(
+  server: Server,
+  name: ListenerName,
+  logger: Logger,
+  shared: Shared,
+  onSecure?: (socket: TLSSocket) => void,
+): void {
+  if (onSecure !== undefined) server.on('secureConnection', onSecure)
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    shared.tlsHandshakeFailures++
+    logger.debug({ err, remoteAddress: socket.remoteAddress, listener: name }, 'TLS handshake failed')
+    // Node leaves the socket open after a handshake timeout: a slow-loris client would keep it forever.
+    socket.destroy()
+  })
 }
 
-function pathOf(request: IncomingMessage): string {
-  try {
-    return new URL(request.url ?? '/', 'http://cairn').pathname
-  } catch {
-    return ''
+function httpServerOptions(limits: ListenerLimits) {
+  // Slow-loris: headers dribbled in a byte at a time, or a body that never ends, are cut with 408. Node checks
+  // the deadlines every connectionsCheckingInterval (30 s by default), so that is tightened to match.
+  return {
+    headersTimeout: limits.httpHeadersTimeoutMs,
+    requestTimeout: Math.max(limits.httpRequestTimeoutMs, limits.httpHeadersTimeoutMs),
+    connectionsCheckingInterval: Math.min(1000, limits.httpHeadersTimeoutMs),
   }
 }
 
-function refuseUpgrade(socket: Duplex, status: number, statusText: string, body: string): void {
-  socket.on('error', () => {})
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  )
+function refuseHttp(response: Parameters<RequestListener>[1], reason: string): void {
+  response.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5', connection: 'close' })
+  response.end(`${reason}\n`)
 }
 
-function connectionInfo(socket: Socket): { remoteAddress?: string } {
-  return socket.remoteAddress === undefined ? {} : { remoteAddress: socket.remoteAddress }
+function peerInfo(socket: Socket, shared: Shared): PeerInfo {
+  const info: PeerInfo = {}
+  if (socket.remoteAddress !== undefined) info.remoteAddress = socket.remoteAddress
+  if (shared.tls !== null && 'encrypted' in socket) {
+    const identity = certificateIdentity(socket as TLSSocket, shared.tls.identityFrom)
+    if (identity !== undefined) info.certificateIdentity = identity
+  }
+  const over = shared.overLimit.get(peerKey(socket))
+  if (over !== undefined) info.overLimit = overLimitReasons[over]
+  return info
+}
+
+// Both ends: a client may reuse its port towards two of our listeners at once.
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''} ${socket.remotePort ?? ''} ${socket.localPort ?? ''}`
 }
 
 function listen(server: Server, { host, port }: ListenAddress): Promise<AddressInfo> {

@@ -7,13 +7,16 @@ import { pino, type Logger } from 'pino'
 import packageJson from '../package.json' with { type: 'json' }
 import { GroupCoordinator } from '../src/groups/group-coordinator.ts'
 import { createHttpApi, type HttpApiHandler } from '../src/http/http-api.ts'
+import type { GatewayStatus } from '../src/http/status.ts'
 import { LogStore } from '../src/log/log-store.ts'
 import type { StreamInfo } from '../src/log/types.ts'
 import { KafkajsSink } from '../src/mirror/kafkajs-sink.ts'
 import { Mirror } from '../src/mirror/mirror.ts'
+import { mqttAuthenticator } from '../src/auth/mqtt.ts'
+import type { SecurityPolicy } from '../src/auth/security-policy.ts'
 import { MqttFrontEnd } from '../src/mqtt/mqtt-front-end.ts'
 import { NativeFrontEnd } from '../src/native/native-front-end.ts'
-import { registerMirrorMetrics } from '../src/observability/mirror-metrics.ts'
+import { registerBrokerMetrics } from '../src/observability/register-broker.ts'
 import { MetricsRegistry } from '../src/observability/registry.ts'
 import {
   formatAddress,
@@ -23,7 +26,12 @@ import {
   type LogLevel,
   type StreamDeclaration,
 } from './config.ts'
+import { openSecurityPolicy, securityReloadable } from './config/security.ts'
 import { ListenError, startListeners, type Listeners } from './listeners.ts'
+import { tlsReloadable } from './tls.ts'
+import { defaultCacheDir, prepareSqliteAddon } from './sea/sqlite-addon.ts'
+import { Reloader } from './reload.ts'
+import { logLevelReloadable, mirrorRateReloadable } from './reloadables.ts'
 
 export const version: string = packageJson.version
 
@@ -44,8 +52,11 @@ export function createLogger(level: LogLevel): Logger {
   return pino({ level }, logDestination)
 }
 
-/** Runs the gateway until SIGINT or SIGTERM. Resolves to the exit code once the logs are flushed. */
-export async function serve(config: LoadedConfig): Promise<number> {
+/**
+ * Runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the configuration with `load` (reload.ts). Resolves to
+ * the exit code once the logs are flushed.
+ */
+export async function serve(config: LoadedConfig, load: () => LoadedConfig = () => config): Promise<number> {
   const { options, warnings } = config
   const logger = createLogger(options.logLevel)
   // Unhandled rejections arrive here too (Node's default --unhandled-rejections=throw), with origin saying so.
@@ -55,14 +66,44 @@ export async function serve(config: LoadedConfig): Promise<number> {
     exitAfterFlush(logger, 1)
   })
   for (const warning of warnings) logger.warn(warning)
+  // Components that can take a configuration change live register here: reloader.register({ name, paths, apply }).
+  const reloader = new Reloader({ initial: config, load, logger: logger.child({ component: 'config' }) })
+  reloader.register(logLevelReloadable(logger))
+  // At once: SIGHUP's default action would end the process.
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the configuration')
+    reloader.reload().catch((err: unknown) => logger.error({ err }, 'configuration reload failed'))
+  })
+  const startedMs = Date.now()
+  // For the status endpoint, which is created before the listeners are bound.
+  let served: Listeners | undefined = undefined
+
+  // Users and ACLs are read before anything listens: a broker that was told to require them must never run open.
+  let security: SecurityPolicy | undefined
+  try {
+    security = await openSecurityPolicy(options.security, logger)
+  } catch (err) {
+    logger.fatal({ err }, err instanceof Error ? err.message : 'cannot read the users or ACLs')
+    return flushed(logger, 2)
+  }
+  if (security !== undefined) reloader.register(securityReloadable(security))
 
   const dataDir = resolve(options.dataDir)
+  // The single binary carries SQLite's addon inside; from the sources this is undefined (node_modules has it).
+  let nativeBinding: string | undefined
+  try {
+    nativeBinding = prepareSqliteAddon(resolve(options.cacheDir ?? defaultCacheDir(dataDir)))
+  } catch (err) {
+    logger.fatal({ err }, err instanceof Error ? err.message : 'cannot prepare the SQLite addon')
+    return flushed(logger, 1)
+  }
   let store: LogStore
   try {
     store = LogStore.open({
       dataDir,
       logger: logger.child({ component: 'log' }),
       maxDiskBytes: options.storage.maxDiskBytes,
+      ...(nativeBinding === undefined ? {} : { nativeBinding }),
     })
   } catch (err) {
     logger.fatal({ err, dataDir }, 'cannot open the log store')
@@ -77,16 +118,48 @@ export async function serve(config: LoadedConfig): Promise<number> {
     mirror = createMirror(store, config, logger, groups)
     // At once: the retention holds must be in place before anything can run retention on unmirrored records.
     mirror?.prepare()
+    if (mirror !== null) reloader.register(mirrorRateReloadable(mirror))
     // Without a mirror the mirror operations of the native protocol and the HTTP API say none is configured.
     const mirrorOption = mirror === null ? {} : { mirror }
     const metrics = new MetricsRegistry()
-    if (mirror !== null) registerMirrorMetrics(metrics, mirror)
     frontEnds = {
-      mqtt: new MqttFrontEnd({ store, logger, options: options.mqtt }),
+      mqtt: new MqttFrontEnd({
+        store,
+        logger,
+        options: options.mqtt,
+        ...(security === undefined ? {} : { authenticate: mqttAuthenticator(security) }),
+      }),
       groups,
-      native: new NativeFrontEnd({ store, groups, logger: logger.child({ component: 'native' }), ...mirrorOption }),
-      http: createHttpApi({ store, groups, logger: logger.child({ component: 'http' }), metrics, ...mirrorOption }),
+      native: new NativeFrontEnd({
+        store,
+        groups,
+        logger: logger.child({ component: 'native' }),
+        maxFrameBytes: options.limits.nativeMaxFrameBytes,
+        helloTimeoutMs: options.limits.nativeHelloTimeoutMs,
+        ...mirrorOption,
+        security,
+      }),
+      http: createHttpApi({
+        maxBodyBytes: options.limits.httpMaxBodyBytes,
+        store,
+        groups,
+        security,
+        logger: logger.child({ component: 'http' }),
+        metrics,
+        ...mirrorOption,
+        status: (): GatewayStatus => ({
+          version,
+          startedMs,
+          listeners: listenerNames.map((name) => ({
+            name,
+            address: served?.addresses[name] ?? null,
+            connections: served?.connections[name] ?? 0,
+          })),
+          mqttClients: frontEnds.mqtt.connectedCount(),
+        }),
+      }),
     }
+    registerBrokerMetrics(metrics, { ...frontEnds, store, mirror })
   } catch (err) {
     logger.fatal({ err }, 'cannot create the configured streams, the mirror or the front ends')
     await closeMirror(logger, mirror)
@@ -134,6 +207,13 @@ export async function serve(config: LoadedConfig): Promise<number> {
       http: frontEnds.http,
       logger: logger.child({ component: 'listeners' }),
       maxWsMessageBytes: wsMessageLimit(options.mqtt.maxPacketBytes),
+      limits: {
+        maxConnections: options.limits.maxConnections,
+        maxConnectionsPerAddress: options.limits.maxConnectionsPerAddress,
+        tlsHandshakeTimeoutMs: options.tls.handshakeTimeoutMs,
+        httpHeadersTimeoutMs: options.limits.httpHeadersTimeoutMs,
+        httpRequestTimeoutMs: options.limits.httpRequestTimeoutMs,
+      },
     })
   } catch (err) {
     const fields = err instanceof ListenError ? { listener: err.listener, address: err.address } : {}
@@ -143,6 +223,8 @@ export async function serve(config: LoadedConfig): Promise<number> {
     await store.close()
     return flushed(logger, 1)
   }
+  served = listeners
+  reloader.register(tlsReloadable(listeners))
   logger.info({ served: listeners.addresses }, 'listening')
   mirror?.start()
 

@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string' },
     'four-partitions': { type: 'string', default: 'on' },
     'profile-records': { type: 'string', default: '200000' },
+    'profile-size': { type: 'string', default: '100' },
     dir: { type: 'string', default: os.tmpdir() },
     help: { type: 'boolean', default: false },
   },
@@ -47,7 +48,8 @@ if (args.help) {
   --reps R             repetitions of every cell; the median is reported (default 3)
   --sizes LIST         value sizes in bytes (default 100,1024)
   --four-partitions on|off   the 4-partition variant at 100 B (default on)
-  --profile-records N  records of the profiled 100 B drain; 0 = no profile (default 200000)
+  --profile-records N  records of the profiled drain; 0 = no profile (default 200000)
+  --profile-size B     value size of the profiled drain (default 100)
   --dir DIR            parent of the temporary stores and kcat input files (default ${os.tmpdir()})`)
   process.exit(0)
 }
@@ -304,7 +306,7 @@ try {
   }
 
   if (profileRecords > 0) {
-    const bytes = 100
+    const bytes = Number(args['profile-size'])
     const limits = cells.find((c) => c.bytes === bytes)?.limits ?? defaults
     const filled = await filledStore(makeWorkload(bytes, profileRecords), args.dir, profileRecords, 1)
     try {

@@ -41,6 +41,9 @@ export const errorCodes = [
   'CAIRN_UPSTREAM_REJECTED',
   'CAIRN_OFFSET_NOT_MIRRORED',
   'CAIRN_MIRROR_DIVERGED',
+  'CAIRN_AUTH_FAILED',
+  'CAIRN_NOT_AUTHORIZED',
+  'CAIRN_AUTH_RATE_LIMITED',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
@@ -52,6 +55,7 @@ const retriableCodes: ReadonlySet<ErrorCode> = new Set([
   'CAIRN_CONNECTION_CLOSED',
   'CAIRN_UPSTREAM_UNAVAILABLE',
   'CAIRN_UPSTREAM_UNCERTAIN',
+  'CAIRN_AUTH_RATE_LIMITED',
 ])
 
 // Classify by brand, not by class identity, so classification survives bundling into one binary.

@@ -2,13 +2,16 @@
 // Pure: no environment, no I/O; every bad argument is a UsageError naming it (exit code 2).
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { resolveActions, type ResolveAction } from '../../src/mirror/partition-mirror.ts'
 import { UsageError } from './usage-error.ts'
 
-export const toolNames = ['produce', 'consume', 'streams', 'groups', 'mirror'] as const
+export const toolNames = ['produce', 'consume', 'streams', 'groups', 'mirror', 'status'] as const
 export type ToolName = (typeof toolNames)[number]
 
 export const defaultBroker = '127.0.0.1:7883'
 export const defaultTimeoutMs = 5000
+/** `cairn status`: how far apart its two samples are (rates). */
+export const defaultSampleMs = 1000
 
 /** Options every client command takes. */
 export interface ToolGlobals {
@@ -82,6 +85,9 @@ export type ToolCommand =
       direction: 'to-upstream' | 'to-local'
       link: string | undefined
     }
+  | { name: 'mirror resolve'; stream: string; partition: number; action: ResolveAction; link: string | undefined }
+  /** Over HTTP, not the native protocol: `http` as typed (resolved with CAIRN_HTTP in status.ts). */
+  | { name: 'status'; http: string | undefined; sampleMs: number }
 
 export interface ToolCommandLine {
   globals: ToolGlobals
@@ -136,7 +142,21 @@ export function parseToolCommandLine(argv: readonly string[]): ToolCommandLine |
       return parseGroups(rest)
     case 'mirror':
       return parseMirror(rest)
+    case 'status':
+      return parseStatus(rest)
   }
+}
+
+function parseStatus(argv: readonly string[]): ToolCommandLine | 'help' {
+  const parsed = parse(argv, { http: { type: 'string' }, 'sample-ms': { type: 'string' } })
+  if (parsed === 'help') return 'help'
+  positionals(parsed, [], 'status')
+  if (parsed.globals.broker !== undefined) {
+    throw new UsageError('status reads the HTTP API: give its address with --http [HOST:]PORT, not --broker')
+  }
+  const sample = str(parsed.values, 'sample-ms')
+  const sampleMs = sample === undefined ? defaultSampleMs : nonNegativeInteger(sample, '--sample-ms')
+  return { globals: parsed.globals, command: { name: 'status', http: str(parsed.values, 'http'), sampleMs } }
 }
 
 interface Parsed {
@@ -424,7 +444,7 @@ function parseGroups(argv: readonly string[]): ToolCommandLine | 'help' {
   }
 }
 
-const mirrorCommands = ['status', 'translate'] as const
+const mirrorCommands = ['status', 'translate', 'resolve'] as const
 
 function parseMirror(argv: readonly string[]): ToolCommandLine | 'help' {
   const parsed = parse(argv, {
@@ -464,6 +484,28 @@ function parseMirror(argv: readonly string[]): ToolCommandLine | 'help' {
           link,
         },
       }
+    }
+    case 'resolve': {
+      const misplaced = ['to-local', 'position'].find((flag) => values[flag] !== undefined)
+      if (misplaced !== undefined) throw new UsageError(`mirror resolve: --${misplaced} does not apply`)
+      const [stream, partition, action] = positionals(rest, ['STREAM', 'PARTITION', 'ACTION'], 'mirror resolve') as [
+        string,
+        string,
+        string,
+      ]
+      if (!(resolveActions as readonly string[]).includes(action)) {
+        throw new UsageError(`ACTION must be ${resolveActions.join(', ')} (got "${action}")`)
+      }
+      const link = str(values, 'link')
+      if (link === '') throw new UsageError('--link must not be empty')
+      const command = {
+        name: 'mirror resolve' as const,
+        stream,
+        partition: nonNegativeInteger(partition, 'PARTITION'),
+        action: action as ResolveAction,
+        link,
+      }
+      return { globals, command }
     }
     default:
       throw new UsageError(`mirror: unknown command "${sub}" (${mirrorCommands.join(', ')})`)

@@ -6,7 +6,8 @@ export const clientCommandsHelp = `  produce  write records to a stream, one per
   consume  read records from a stream (to its end, or --follow)
   streams  list | create | describe | delete streams
   groups   list | describe consumer groups, or reset their offsets
-  mirror   status of the upstream mirror, or translate an offset between the gateway and Kafka`
+  mirror   status of the upstream mirror, or translate an offset between the gateway and Kafka
+  status   one screen about the broker: listeners, clients, streams, groups, mirror links (HTTP API)`
 
 // The same columns as serve's options in config.ts.
 const row = (flag: string, text: string, env?: string) =>
@@ -27,6 +28,8 @@ export const clientUsage = `Client commands (talk to a running broker over the n
                        (--to-earliest | --to-latest | --to-time TIME|DURATION | --shift-by N | --to-offset N)
   cairn mirror status
   cairn mirror translate STREAM PARTITION OFFSET [--to-local] [--position] [--link LINK]
+  cairn mirror resolve STREAM PARTITION ACTION [--link LINK]
+  cairn status [--http [HOST:]PORT] [--sample-ms N]
 
 Options of the client commands:
 ${row('--broker HOST:PORT', `the broker's native listener (default ${defaultBroker})`, 'CAIRN_BROKER')}
@@ -43,4 +46,10 @@ TIME is ISO 8601 (2026-11-21T10:00:00Z) or epoch milliseconds; DURATION is 90s, 
 mirror translate: where local record OFFSET of STREAM/PARTITION is in Kafka; --to-local: OFFSET is a Kafka offset
   of the mirrored partition, answered with the local one. --position translates a consumer position (the next
   offset to read) instead of a record, e.g. to move a group between the gateway and Kafka. LINK: default the first.
+mirror resolve: ends a stopped partition (see mirror status): blocked-poison: retry (after fixing the cause
+  upstream) or skip (drop the refused record, counted as a gap); paused-upstream-reset: remirror (everything still
+  held locally goes up again) or continue (only what was not mirrored); paused-stream-recreated: remirror;
+  diverged: rebase (a new map epoch; upstream keeps the records that did not fit).
+status: reads GET /api/v1/status of the HTTP listener (--http, else CAIRN_HTTP, else 127.0.0.1:8080) twice,
+  --sample-ms apart (default 1000; 0: once, no rates), for append and commit rates.
 A negative shift is written --shift-by=-10. Without a terminal, streams delete needs --yes.`

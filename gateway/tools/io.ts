@@ -43,3 +43,13 @@ export async function write(out: Writable, chunk: string | Uint8Array): Promise<
     out.once('close', onClose)
   })
 }
+
+/**
+ * The user the tools log in as: CAIRN_USERNAME and CAIRN_PASSWORD (environment only: a password on the
+ * command line would show in `ps` and shell history). None: anonymous.
+ */
+export function toolCredentials(env: ToolIO['env']): { username?: string; password?: string } {
+  const username = env.CAIRN_USERNAME
+  if (username === undefined || username === '') return {}
+  return { username, password: env.CAIRN_PASSWORD ?? '' }
+}

@@ -1,7 +1,8 @@
-// `cairn mirror status|translate`: the upstream mirror's links and partitions, and exact offset translation
-// between a gateway partition and its Kafka image (mirror.md B9, B11).
+// `cairn mirror status|translate|resolve`: the upstream mirror's links and partitions, exact offset translation
+// between a gateway partition and its Kafka image (mirror.md B9, B11), and the operator's answers to a stopped
+// partition (B5.3).
 
-import type { MirrorLinkStatus, MirrorTranslation } from '../../src/client/admin.ts'
+import type { MirrorLinkStatus, MirrorResolveRequest, MirrorTranslation } from '../../src/client/admin.ts'
 import type { ToolCommand } from './args.ts'
 import { formatDuration, table, toJson } from './format.ts'
 import { write, type ToolContext } from './io.ts'
@@ -30,6 +31,20 @@ export async function mirror(context: ToolContext, command: MirrorCommand): Prom
       if (command.link !== undefined) request.link = command.link
       const translation = await admin.mirrorTranslate(request)
       await write(io.stdout, json ? `${toJson(translation)}\n` : describeTranslation(translation))
+      return 0
+    }
+    case 'mirror resolve': {
+      const request: MirrorResolveRequest = {
+        stream: command.stream,
+        partition: command.partition,
+        action: command.action,
+      }
+      if (command.link !== undefined) request.link = command.link
+      const r = await admin.mirrorResolve(request)
+      const text =
+        `${r.link}: ${r.stream}/${r.partition} ${r.previousState} -> ${r.state} (${r.action}); ` +
+        `next local offset ${r.nextLocal}, map epoch ${r.mapEpoch}\n`
+      await write(io.stdout, json ? `${toJson(r)}\n` : text)
       return 0
     }
   }

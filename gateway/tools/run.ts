@@ -8,10 +8,11 @@ import { CairnClient, isBrokerError } from '../../src/client/index.ts'
 import { defaultBroker, parseBroker, type ToolCommandLine } from './args.ts'
 import { consume } from './consume.ts'
 import { groups } from './groups.ts'
-import type { ToolContext, ToolIO } from './io.ts'
+import { toolCredentials, type ToolContext, type ToolIO } from './io.ts'
 import { mirror } from './mirror.ts'
 import { produce } from './produce.ts'
 import { reportError } from './report.ts'
+import { status } from './status.ts'
 import { streams } from './streams.ts'
 import { UsageError } from './usage-error.ts'
 
@@ -33,6 +34,8 @@ const formatHostPort = ({ host, port }: { host: string; port: number }) =>
   host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 
 export async function runTool({ globals, command }: ToolCommandLine, io: ToolIO): Promise<number> {
+  // The one tool that speaks HTTP rather than the native protocol.
+  if (command.name === 'status') return await status(command, io, globals.timeoutMs, globals.json)
   let address
   try {
     address = resolveBroker(globals.broker, io.env)
@@ -66,6 +69,7 @@ export async function runTool({ globals, command }: ToolCommandLine, io: ToolIO)
     port: address.port,
     clientId: `cairn-cli-${command.name.split(' ')[0] ?? 'tool'}`,
     connectTimeoutMs: globals.timeoutMs,
+    ...toolCredentials(io.env),
   })
   try {
     try {
@@ -96,6 +100,7 @@ export async function runTool({ globals, command }: ToolCommandLine, io: ToolIO)
         return await groups(context, command)
       case 'mirror status':
       case 'mirror translate':
+      case 'mirror resolve':
         return await mirror(context, command)
     }
   } catch (error) {

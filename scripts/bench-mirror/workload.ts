@@ -75,6 +75,9 @@ export async function filledStore(
     }
     await Promise.all(appends)
   }
+  // Durable and checkpointed before the timed drain, as a backlog appended with durability fsync would be: else
+  // the mirror's first fsync'd commits pay for flushing the whole fill (hundreds of MB) out of the page cache.
+  store.checkpoint('TRUNCATE')
   return {
     store,
     dir,

@@ -16,6 +16,8 @@ export type MirrorLinkStatus = OpResponse<'mirrorStatus'>['links'][number]
 export type MirrorPartitionStatus = MirrorLinkStatus['partitions'][number]
 export type MirrorTranslateRequest = OpRequest<'mirrorTranslate'>
 export type MirrorTranslation = OpResponse<'mirrorTranslate'>
+export type MirrorResolveRequest = OpRequest<'mirrorResolve'>
+export type MirrorResolution = OpResponse<'mirrorResolve'>
 
 export interface ListOffsetsResult {
   stream: string
@@ -143,6 +145,15 @@ export class Admin {
     }
     if (request.link !== undefined) body.link = request.link
     return this.#client.request('mirrorTranslate', body, options)
+  }
+
+  /**
+   * An operator's answer to a partition the mirror stopped: `retry`/`skip` (blocked-poison),
+   * `remirror`/`continue` (paused-upstream-reset), `remirror` (paused-stream-recreated), `rebase`
+   * (diverged). CAIRN_REQUEST_INVALID, naming the actions that apply, for any other pair.
+   */
+  async mirrorResolve(request: MirrorResolveRequest, options?: RequestOptions): Promise<MirrorResolution> {
+    return this.#client.request('mirrorResolve', { ...request }, options)
   }
 }
 

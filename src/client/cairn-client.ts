@@ -9,7 +9,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts'
 import { Admin } from './admin.ts'
 import { Backoff } from './backoff.ts'
 import { clientClosed, timeout } from './client-errors.ts'
-import { Connection } from './connection.ts'
+import { Connection, type HelloCredentials } from './connection.ts'
 import { Consumer, type ConsumerOptions } from './consumer.ts'
 import { MetadataCache } from './metadata-cache.ts'
 import { Producer, type ProducerOptions } from './producer.ts'
@@ -31,6 +31,9 @@ export interface CairnClientOptions {
   clientId?: string
   /** Connect over TLS with these options (ca, cert, key, rejectUnauthorized, ...). */
   tls?: TlsOptions
+  /** Sent in hello when the broker requires users (its `security` section). */
+  username?: string
+  password?: string | Uint8Array
   /** TCP (+ TLS) connect and hello handshake. Default 10000. */
   connectTimeoutMs?: number
   /** Default per-request timeout (fetch adds its maxWaitMs). Default 30000. */
@@ -89,6 +92,7 @@ export class CairnClient extends EventEmitter<ClientEvents> {
   /** Stream metadata as last seen (the producer partitions with it). */
   readonly metadata: MetadataCache
   readonly #tls: TlsOptions | undefined
+  readonly #credentials: HelloCredentials
   readonly #maxResponseFrameBytes: number
   readonly #backoff: Backoff
   readonly #waiters = new Set<Waiter>()
@@ -107,6 +111,10 @@ export class CairnClient extends EventEmitter<ClientEvents> {
     this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000)
     this.#maxResponseFrameBytes = positive('maxResponseFrameBytes', options.maxResponseFrameBytes ?? 64 * 1024 * 1024)
     this.#tls = options.tls
+    this.#credentials = {
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password }),
+    }
     this.clock = options.clock ?? systemClock
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'client', clientId: this.clientId })
     this.#backoff = new Backoff({
@@ -214,6 +222,7 @@ export class CairnClient extends EventEmitter<ClientEvents> {
       port: this.port,
       clientId: this.clientId,
       tls: this.#tls,
+      credentials: this.#credentials,
       connectTimeoutMs: this.connectTimeoutMs,
       maxResponseFrameBytes: this.#maxResponseFrameBytes,
       clock: this.clock,

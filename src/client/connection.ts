@@ -26,11 +26,18 @@ import { connectionClosed, errorFromWire, timeout } from './client-errors.ts'
   `maxResponseFrameBytes`, or one that is not a valid response, ends the connection.
 */
 
+export interface HelloCredentials {
+  username?: string
+  password?: string | Uint8Array
+}
+
 export interface ConnectionOptions {
   host: string
   port: number
   clientId: string
   tls?: TlsOptions | undefined
+  /** Sent in hello; the broker answers CAIRN_AUTH_FAILED / CAIRN_NOT_AUTHORIZED when it refuses them. */
+  credentials?: HelloCredentials | undefined
   connectTimeoutMs: number
   maxResponseFrameBytes: number
   clock: Clock
@@ -147,7 +154,12 @@ export class Connection {
         this.#socket.once(event, onConnect)
         this.#socket.once('close', onClose)
       })
-      const hello = helloRequest(this.#allocateId(), this.#options.clientId, protocolVersions)
+      const hello = helloRequest(
+        this.#allocateId(),
+        this.#options.clientId,
+        protocolVersions,
+        this.#options.credentials,
+      )
       const reply = parseHelloReply(await this.#send(hello.id, hello.op, hello, 0))
       if (!(protocolVersions as readonly number[]).includes(reply.version)) {
         throw new BrokerError('CAIRN_PROTOCOL_VERSION', `broker chose protocol version ${reply.version}`)

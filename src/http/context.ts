@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
+import type { Principal } from '../auth/security-policy.ts'
 import type { LogStore } from '../log/log-store.ts'
 import type { MirrorApi } from '../native/mirror-api.ts'
 import type { MetricsRegistry } from '../observability/registry.ts'
+import type { HttpTraffic } from '../observability/traffic.ts'
 import type { OpRequest, OpResponse } from '../native/wire/ops.ts'
 import type { Clock } from '../util/clock.ts'
 
@@ -37,6 +39,8 @@ export interface HttpContext {
   readonly mirror: MirrorApi | undefined
   /** The numbers /metrics renders; undefined: /metrics is empty. */
   readonly metrics: MetricsRegistry | undefined
+  /** Connections, messages and bytes of this API, for the metrics. */
+  readonly traffic: HttpTraffic
   readonly clock: Clock
   readonly logger: Logger
   readonly maxBodyBytes: number
@@ -53,6 +57,8 @@ export interface RouteRequest {
   /** Percent-decoded path parameters by name. */
   readonly params: Readonly<Record<string, string>>
   readonly query: URLSearchParams
+  /** Who is asking, when a security policy is configured (see src/auth/http-access.ts). */
+  readonly principal?: Principal | undefined
 }
 
 export type RouteHandler = (ctx: HttpContext, request: RouteRequest) => void | Promise<void>

@@ -1,18 +1,23 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
+import { authorizeHttpRequest, basicChallenge } from '../auth/http-access.ts'
+import type { SecurityPolicy } from '../auth/security-policy.ts'
 import { isBrokerError } from '../errors.ts'
 import type { LogStore } from '../log/log-store.ts'
 import type { MirrorApi } from '../native/mirror-api.ts'
 import type { MetricsRegistry } from '../observability/registry.ts'
+import { HttpTraffic } from '../observability/traffic.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import type { HttpContext, HttpGroupCoordinator } from './context.ts'
 import * as groups from './groups.ts'
 import { healthz, metrics, readyz } from './health.ts'
+import { certificateIdentityOf } from './certificate-identity.ts'
 import { sendError, toHttpStatus } from './http-errors.ts'
 import * as messages from './messages.ts'
 import * as mirror from './mirror.ts'
 import { Router, type Route } from './router.ts'
+import { createStatusRoute, type StatusSource } from './status.ts'
 import * as streams from './streams.ts'
 
 // The seed HTTP API as a request handler: the gateway owns the listener
@@ -33,11 +38,19 @@ export interface HttpApiOptions {
   mirror?: MirrorApi
   /** The metrics registry rendered at /metrics (Prometheus text format). */
   metrics?: MetricsRegistry
+  /** Users and ACLs: every path but /healthz and /readyz then needs HTTP Basic credentials. */
+  security?: SecurityPolicy | undefined
+  /** The verified TLS client certificate's identity of a request's connection; default: what the HTTPS listener recorded. */
+  certificateIdentity?: ((req: IncomingMessage) => string | undefined) | undefined
+  /** What the gateway knows for GET /api/v1/status (listeners, connections); without it that path is 404. */
+  status?: StatusSource
 }
 
 export type HttpApiHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
   /** Answers pending long-polls now (with what they have) and makes /readyz answer 503; call before closing the server. */
   close(): void
+  /** Connections, messages and bytes served, for the metrics. */
+  readonly traffic: HttpTraffic
 }
 
 export const defaultMaxBodyBytes = 1024 * 1024
@@ -59,6 +72,7 @@ export const routes: readonly Route[] = [
   { path: '/api/v1/consumer-groups/:group/reset-offsets', methods: { POST: groups.resetOffsets } },
   { path: '/api/v1/mirror/status', methods: { GET: mirror.mirrorStatus } },
   { path: '/api/v1/mirror/translate', methods: { GET: mirror.mirrorTranslate } },
+  { path: '/api/v1/mirror/resolve', methods: { POST: mirror.mirrorResolve } },
 ]
 
 export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
@@ -70,6 +84,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
     groups: options.groups,
     mirror: options.mirror,
     metrics: options.metrics,
+    traffic: new HttpTraffic(),
     clock: options.clock ?? systemClock,
     logger: options.logger ?? pino({ level: 'silent' }),
     maxBodyBytes,
@@ -78,9 +93,13 @@ export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
     polls: new Set(),
     closed: false,
   }
-  const router = new Router(routes)
+  const status = options.status
+  const statusRoutes: Route[] =
+    status === undefined ? [] : [{ path: '/api/v1/status', methods: { GET: createStatusRoute(status) } }]
+  const router = new Router([...routes, ...statusRoutes])
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    ctx.traffic.request(req)
     try {
       const { pathname, query } = splitUrl(req.url ?? '/')
       const dispatch = router.dispatch(req.method ?? 'GET', pathname)
@@ -89,7 +108,17 @@ export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
         res.end()
         return
       }
-      await dispatch.handler(ctx, { req, res, params: dispatch.params, query })
+      const security = options.security
+      const principal =
+        security === undefined
+          ? undefined
+          : await authorizeHttpRequest(
+              security,
+              req,
+              { path: dispatch.path, method: req.method ?? 'GET', params: dispatch.params, query },
+              (options.certificateIdentity ?? certificateIdentityOf)(req),
+            )
+      await dispatch.handler(ctx, { req, res, params: dispatch.params, query, principal })
     } catch (error) {
       try {
         answerError(ctx, req, res, error)
@@ -103,6 +132,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
     void handle(req, res)
   }
   return Object.assign(handler, {
+    traffic: ctx.traffic,
     close(): void {
       ctx.closed = true
       for (const poll of [...ctx.polls]) poll.finish()
@@ -130,6 +160,7 @@ function answerError(ctx: HttpContext, req: IncomingMessage, res: ServerResponse
     if (status === 405 && typeof allow === 'string') headers['allow'] = allow
     // The rest of a body over the limit is not read: the connection ends after the answer.
     if (status === 413) headers['connection'] = 'close'
+    if (status === 401) headers['www-authenticate'] = basicChallenge
   }
   sendError(res, error, headers)
 }

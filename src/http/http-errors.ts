@@ -36,6 +36,13 @@ export function statusForCode(code: ErrorCode): number {
     case 'CAIRN_FRAME_TOO_LARGE':
     case 'CAIRN_TRANSACTION_TOO_LARGE':
       return 413
+    // 401 comes with a WWW-Authenticate challenge (set where the request is authenticated).
+    case 'CAIRN_AUTH_FAILED':
+      return 401
+    case 'CAIRN_NOT_AUTHORIZED':
+      return 403
+    case 'CAIRN_AUTH_RATE_LIMITED':
+      return 429
     // 416 rather than 400: the request was well formed, the position is not in the log; a client
     // tells "reset my position" apart from "fix my request" by the status alone.
     case 'CAIRN_OFFSET_OUT_OF_RANGE':

@@ -34,6 +34,7 @@ export const produce: RouteHandler = async (ctx, { req, res, params }) => {
   const headers = recordHeaders(req)
   const value = await readBody(req, ctx.maxBodyBytes)
   const record: RecordInput = keyBytes === undefined ? { value, headers } : { key: keyBytes, value, headers }
+  ctx.traffic.messages.messagesReceived++
   const result = await ctx.store.append(stream, partition, [record])
   sendJson(res, 200, { topic: stream, partition, offset: result.baseOffset, timestamp: result.timestamp })
 }
@@ -68,6 +69,7 @@ export const consume: RouteHandler = async (ctx, { req, res, params, query }) =>
     if (res.destroyed) return
     if (arrived) result = ctx.store.read(stream, partition, from, readOptions)
   }
+  ctx.traffic.messages.messagesSent += result.records.length
   sendJson(res, 200, { messages: result.records.map(recordToJson), next_offset: result.nextOffset })
 }
 

@@ -1,12 +1,14 @@
 import { validateStreamName } from '../log/stream-config.ts'
-import { noMirror, type MirrorApi, type TranslateRequest } from '../native/mirror-api.ts'
+import { resolveActions } from '../mirror/partition-mirror.ts'
+import { noMirror, type MirrorApi, type ResolveRequest, type TranslateRequest } from '../native/mirror-api.ts'
 import type { HttpContext, RouteHandler } from './context.ts'
 import { requestInvalid } from './http-errors.ts'
-import { parseOffsetText, parseUint, queryValue } from './request.ts'
+import { describe, parseOffsetText, parseUint, queryValue, readJsonObject, uintField } from './request.ts'
 import { sendJson } from './respond.ts'
 
-// The upstream mirror: /api/v1/mirror/status and /api/v1/mirror/translate (mirror.md B9, B11), the same
-// answers as the native mirrorStatus and mirrorTranslate operations, with offsets as JSON numbers.
+// The upstream mirror: /api/v1/mirror/status, /api/v1/mirror/translate (mirror.md B9, B11) and
+// /api/v1/mirror/resolve (B5.3), the same answers as the native mirrorStatus, mirrorTranslate and
+// mirrorResolve operations, with offsets as JSON numbers.
 // Without a mirror both answer 400 CAIRN_REQUEST_INVALID; an offset without an image is 404
 // CAIRN_OFFSET_NOT_MIRRORED.
 
@@ -42,6 +44,31 @@ export const mirrorTranslate: RouteHandler = (ctx, { res, query }) => {
     request.link = link
   }
   sendJson(res, 200, mirror.translate(request))
+}
+
+/**
+ * POST {"stream", "partition", "action", "link"?}: an operator's answer to a partition the mirror
+ * stopped (retry/skip a refused record, remirror/continue after an upstream reset, remirror a stream
+ * created again, rebase a diverged partition). An action that does not fit the state is 400.
+ */
+export const mirrorResolve: RouteHandler = async (ctx, { req, res }) => {
+  const mirror = mirrorOf(ctx)
+  const body = await readJsonObject(req, ctx.maxBodyBytes)
+  const { stream, action, link } = body
+  if (typeof stream !== 'string') throw requestInvalid('stream', `must be a stream name (got ${describe(stream)})`)
+  if (typeof action !== 'string' || !(resolveActions as readonly string[]).includes(action)) {
+    throw requestInvalid('action', `must be ${resolveActions.join(', ')} (got ${describe(action)})`)
+  }
+  const request: ResolveRequest = {
+    stream: validateStreamName(stream),
+    partition: uintField(body, 'partition'),
+    action: action as ResolveRequest['action'],
+  }
+  if (link !== undefined) {
+    if (typeof link !== 'string' || link === '') throw requestInvalid('link', 'must be a non-empty string')
+    request.link = link
+  }
+  sendJson(res, 200, await mirror.resolve(request))
 }
 
 function required(query: URLSearchParams, name: string): string {

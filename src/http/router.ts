@@ -23,7 +23,8 @@ export interface RouteMatch {
 }
 
 export type Dispatch =
-  { kind: 'handler'; handler: RouteHandler; params: Record<string, string> } | { kind: 'options'; allow: string }
+  | { kind: 'handler'; handler: RouteHandler; params: Record<string, string>; path: string }
+  | { kind: 'options'; allow: string }
 
 export class Router {
   readonly #routes: CompiledRoute[]
@@ -77,7 +78,7 @@ export class Router {
     const { route, params } = found
     const key = method === 'HEAD' ? 'GET' : method
     const handler = Object.hasOwn(route.methods, key) ? route.methods[key as Method] : undefined
-    if (handler !== undefined) return { kind: 'handler', handler, params }
+    if (handler !== undefined) return { kind: 'handler', handler, params, path: route.path }
     const allow = allowed(route)
     if (method === 'OPTIONS') return { kind: 'options', allow }
     throw new BrokerError(

@@ -14,11 +14,12 @@ export const listStreams: RouteHandler = (ctx, { res }) => {
 }
 
 /** POST {name, ...settings}: 201 with the new stream. Settings are checked by the store, each problem named. */
-export const createStream: RouteHandler = async (ctx, { req, res }) => {
+export const createStream: RouteHandler = async (ctx, { req, res, principal }) => {
   const body = await readJsonObject(req, ctx.maxBodyBytes)
   const { name, ...settings } = body
   if (name === undefined || name === null) throw requestInvalid('name', 'is required')
   const stream = validateStreamName(name)
+  principal?.check({ kind: 'stream', name: stream, action: 'admin' })
   const info = ctx.store.createStream(stream, knownSettings(stream, settings))
   sendJson(res, 201, info, { location: `/api/v1/streams/${encodeURIComponent(info.name)}` })
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type Database from 'better-sqlite3'
 import { pino, type Logger } from 'pino'
 import { BrokerError } from '../errors.ts'
+import { LogMetrics } from '../observability/log-metrics.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import { Checkpointer, type CheckpointPolicy } from './checkpointer.ts'
 import { Maintenance, type MaintenancePolicy } from './maintenance.ts'
@@ -11,6 +12,7 @@ import {
   PartitionLog,
   type EncodedRecord,
   type PartitionRow,
+  type RecordRow,
   type SegmentStart,
   type SegmentTuning,
 } from './partition-log.ts'
@@ -137,6 +139,8 @@ export class LogStore {
   #synchronous: 'FULL' | 'NORMAL' = 'FULL'
   #closed = false
   #stats = { commits: 0, appendedRecords: 0 }
+  /** Append and commit latency and batch-size histograms, observed once per group commit. */
+  readonly metrics = new LogMetrics()
   #flushWaiters: Array<() => void> = []
 
   private constructor(db: SqliteDatabase, file: string, options: LogStoreOptions) {
@@ -422,6 +426,7 @@ export class LogStore {
   #stage(s: StagedAppend, callback: AppendCallback): AppendResult {
     const baseOffset = s.target.nextOffset
     s.target.nextOffset += s.encoded.length
+    if (this.#pending.length === 0) this.metrics.batchStarted()
     this.#pending.push({
       partition: s.target,
       durability: s.durability,
@@ -499,6 +504,7 @@ export class LogStore {
     }
     const writeErrors: Array<BrokerError | null> = []
     let appended: number
+    const commitStartedMs = this.metrics.commitStarting()
     try {
       const fsync = batch.some((b) => b.durability === 'fsync') || writes.some((w) => w.durability === 'fsync')
       this.#setSynchronous(fsync ? 'FULL' : 'NORMAL')
@@ -514,6 +520,7 @@ export class LogStore {
       this.#wakeFlushWaiters()
       return
     }
+    this.metrics.committed(commitStartedMs, batch.length, appended)
     this.#stats.commits++
     this.#stats.appendedRecords += appended
     let appendedBytes = 0
@@ -651,6 +658,41 @@ export class LogStore {
       nextOffset: BigInt(result.nextOffset),
       logStartOffset: BigInt(p.logStartOffset),
       logEndOffset: BigInt(p.logEndOffset),
+    }
+  }
+
+  /**
+   * As read(), but the records as stored (RecordRow: offset as a number, headers and meta still CBOR),
+   * for a reader that re-encodes them anyway (the mirror) and should not pay for objects it drops.
+   */
+  readRows(
+    stream: string,
+    partition: number,
+    offset: bigint,
+    options: Required<ReadOptions>,
+  ): { rows: RecordRow[]; nextOffset: bigint } {
+    this.#assertOpen()
+    const p = this.#partition(stream, partition)
+    if (!Number.isSafeInteger(options.maxRecords) || options.maxRecords < 1)
+      throw new RangeError('maxRecords must be a positive integer')
+    const from = toSafeOffset(offset)
+    try {
+      const { rows, nextOffset } = p.readRows(from, options.maxRecords, options.maxBytes)
+      return { rows, nextOffset: BigInt(nextOffset) }
+    } catch (cause) {
+      throw storageError(cause, `read ${stream}/${partition} at ${offset}`)
+    }
+  }
+
+  /** Bytes of the records from `offset` to the log end, as appended (for lag in bytes). */
+  bytesFrom(stream: string, partition: number, offset: bigint): number {
+    this.#assertOpen()
+    const p = this.#partition(stream, partition)
+    const from = offset > BigInt(p.logEndOffset) ? p.logEndOffset : toSafeOffset(offset)
+    try {
+      return p.bytesFrom(from)
+    } catch (cause) {
+      throw storageError(cause, `bytes of ${stream}/${partition} from ${offset}`)
     }
   }
 

@@ -5,6 +5,7 @@ import type { Clock, TimerHandle } from '../util/clock.ts'
 import type { SqliteDatabase } from './open-database.ts'
 import type { PartitionLog } from './partition-log.ts'
 import { storageError } from './storage-error.ts'
+import type { StoreStats } from './types.ts'
 
 export interface MaintenancePolicy {
   /** How often a background pass (retention, budget, compaction, vacuum) starts. */
@@ -57,7 +58,12 @@ export class Maintenance {
   #budgetExhausted = false
   #bytesSinceBudgetCheck = 0
   #lastCompactionMs = new WeakMap<PartitionLog, number>()
-  #counters = { retentionDeletedRecords: 0, compactionDeletedRecords: 0, budgetDeletedRecords: 0 }
+  #counters = {
+    retentionDeletedRecords: 0,
+    compactionDeletedRecords: 0,
+    budgetDeletedRecords: 0,
+    retentionDeletedBytes: 0,
+  }
 
   constructor(deps: MaintenanceDeps) {
     this.#deps = deps
@@ -94,9 +100,10 @@ export class Maintenance {
     if (error.code === ('CAIRN_STORAGE_FULL' satisfies ErrorCode)) this.#schedule(0)
   }
 
-  counters(): { retentionDeletedRecords: number; compactionDeletedRecords: number } {
+  counters(): Pick<StoreStats, 'retentionDeletedRecords' | 'retentionDeletedBytes' | 'compactionDeletedRecords'> {
     return {
       retentionDeletedRecords: this.#counters.retentionDeletedRecords + this.#counters.budgetDeletedRecords,
+      retentionDeletedBytes: this.#counters.retentionDeletedBytes,
       compactionDeletedRecords: this.#counters.compactionDeletedRecords,
     }
   }
@@ -202,11 +209,13 @@ export class Maintenance {
   }
 
   #deletePrefix(p: PartitionLog, end: number, reason: string): number {
+    const bytesBefore = p.liveBytes
     const deleted = this.#inTransaction(`${reason} on ${p.table}`, () => {
       const n = p.deletePrefix(end)
       p.saveState()
       return n
     })
+    this.#counters.retentionDeletedBytes += bytesBefore - p.liveBytes
     this.#deps.logger.debug({ table: p.table, logStartOffset: end, deleted, reason }, 'deleted log prefix')
     return deleted
   }

@@ -40,7 +40,8 @@ export interface SegmentStart {
   timestamp: number
 }
 
-type RecordRow = [number, number, Uint8Array | null, Uint8Array | null, Uint8Array | null, Uint8Array | null]
+/** A stored record as SQLite returns it: offset, timestamp (ms), key, value, CBOR headers, CBOR meta. */
+export type RecordRow = [number, number, Uint8Array | null, Uint8Array | null, Uint8Array | null, Uint8Array | null]
 
 const recordBytesSql =
   'ifnull(length(key),0) + ifnull(length(value),0) + ifnull(length(headers),0) + ifnull(length(meta),0)'
@@ -89,6 +90,8 @@ export class PartitionLog {
   readonly #deleteSegmentsBelow: Database.Statement
   readonly #firstTimestamp: Database.Statement
   #compactWindow: Database.Statement | undefined
+  #segmentAtOrBefore: Database.Statement | undefined
+  #bytesBetween: Database.Statement | undefined
 
   constructor(
     db: SqliteDatabase,
@@ -224,6 +227,20 @@ export class PartitionLog {
   }
 
   read(from: number, maxRecords: number, maxBytes: number): { records: LogRecord[]; nextOffset: number } {
+    const { rows, nextOffset } = this.readRows(from, maxRecords, maxBytes)
+    const records = rows.map(([offset, ts, key, value, headers, meta]): LogRecord => ({
+      offset: BigInt(offset),
+      timestamp: ts,
+      key,
+      value,
+      headers: decodeHeaders(headers),
+      meta: decodeMeta(meta),
+    }))
+    return { records, nextOffset }
+  }
+
+  /** As read(), but the rows as stored: nothing decoded (the mirror encodes them straight into Kafka batches). */
+  readRows(from: number, maxRecords: number, maxBytes: number): { rows: RecordRow[]; nextOffset: number } {
     if (from < this.logStartOffset || from > this.logEndOffset) {
       throw new BrokerError(
         'CAIRN_OFFSET_OUT_OF_RANGE',
@@ -238,8 +255,8 @@ export class PartitionLog {
         },
       )
     }
-    const records: LogRecord[] = []
-    if (from === this.logEndOffset) return { records, nextOffset: from }
+    if (from === this.logEndOffset) return { rows: [], nextOffset: from }
+    let result: RecordRow[] | undefined
     let bytes = 0
     let next = from
     let rowsLeft = maxRecords
@@ -249,31 +266,29 @@ export class PartitionLog {
     for (;;) {
       const chunk = Math.min(rowsLeft, Math.ceil((maxBytes - bytes) / averageBytes) + 16)
       const rows = this.#read.all(next, chunk) as RecordRow[]
-      for (const [offset, ts, key, value, headers, meta] of rows) {
-        const size = (key?.length ?? 0) + (value?.length ?? 0)
+      let taken = 0
+      for (; taken < rows.length; taken++) {
+        const row = rows[taken] as RecordRow
+        const size = (row[2]?.length ?? 0) + (row[3]?.length ?? 0)
         // At least one record, even if it alone exceeds maxBytes (a consumer must always make progress).
-        if (records.length > 0 && bytes + size > maxBytes) return this.#readResult(records)
+        if ((result !== undefined || taken > 0) && bytes + size > maxBytes) break
         bytes += size
-        records.push({
-          offset: BigInt(offset),
-          timestamp: ts,
-          key,
-          value,
-          headers: decodeHeaders(headers),
-          meta: decodeMeta(meta),
-        })
       }
+      const kept = taken === rows.length ? rows : rows.slice(0, taken)
+      result = result === undefined ? kept : result.concat(kept)
       rowsLeft -= rows.length
       const last = rows.at(-1)
-      if (rows.length < chunk || rowsLeft === 0 || last === undefined) return this.#readResult(records)
+      if (taken < rows.length || rows.length < chunk || rowsLeft === 0 || last === undefined) {
+        return this.#rowsResult(result)
+      }
       next = last[0] + 1
     }
   }
 
-  #readResult(records: LogRecord[]): { records: LogRecord[]; nextOffset: number } {
-    const last = records.at(-1)
+  #rowsResult(rows: RecordRow[]): { rows: RecordRow[]; nextOffset: number } {
+    const last = rows.at(-1)
     // No rows at all from a valid offset below logEnd means compaction removed everything up to the end.
-    return { records, nextOffset: last === undefined ? this.logEndOffset : Number(last.offset) + 1 }
+    return { rows, nextOffset: last === undefined ? this.logEndOffset : last[0] + 1 }
   }
 
   /**
@@ -347,6 +362,26 @@ export class PartitionLog {
          RETURNING ${recordBytesSql}`,
       )
       .pluck()
+  }
+
+  /**
+   * Bytes appended from `offset` (at least the log start) to the end, as appended: records compacted
+   * away since still count. O(log n) plus at most one segment's rows, for the mirror's lag in bytes.
+   */
+  bytesFrom(offset: number): number {
+    const from = Math.max(offset, this.logStartOffset)
+    if (from >= this.logEndOffset) return 0
+    this.#segmentAtOrBefore ??= this.#db.prepare(
+      'SELECT base_offset, bytes_before FROM segment_index WHERE stream_id = ? AND partition = ? AND base_offset <= ? ORDER BY base_offset DESC LIMIT 1',
+    )
+    const segment = this.#segmentAtOrBefore.get(this.streamId, this.partition, from) as
+      { base_offset: number; bytes_before: number } | undefined
+    if (segment === undefined) return this.liveBytes
+    this.#bytesBetween ??= this.#db
+      .prepare(`SELECT ifnull(sum(${recordBytesSql}), 0) FROM ${this.table} WHERE offset >= ? AND offset < ?`)
+      .pluck()
+    const before = this.#bytesBetween.get(segment.base_offset, from) as number
+    return this.appendedBytes - segment.bytes_before - before
   }
 
   info(): PartitionInfo {

@@ -103,6 +103,8 @@ export interface StoreStats {
   freeBytes: number
   commits: number
   appendedRecords: number
+  /** Deleted by retention or the disk budget, since the store was opened. */
   retentionDeletedRecords: number
+  retentionDeletedBytes: number
   compactionDeletedRecords: number
 }

@@ -4,6 +4,7 @@
 // recreated topic).
 import { BrokerError, type ErrorCode } from '../errors.ts'
 import type { FetchedRecord, KafkaSink, UpstreamRecord } from './kafka-sink.ts'
+import { decodeRecordBatch, toRecordBatch, type RecordBatch } from './record-batch.ts'
 
 /**
  * - `unavailable`: nothing is appended; rejects CAIRN_UPSTREAM_UNAVAILABLE.
@@ -65,7 +66,8 @@ export class FakeSink implements KafkaSink {
   readonly calls: FakeCall[] = []
   readonly #defaultPartitions: number
   readonly #autoCreate: boolean
-  readonly #maxRecordBytes: number
+  /** Records larger than this (key + value + headers) are refused, MESSAGE_TOO_LARGE; tests may change it. */
+  maxRecordBytes: number
   readonly #topics = new Map<string, FakePartition[]>()
   #faults: PendingFault[] = []
   #connected = false
@@ -74,7 +76,7 @@ export class FakeSink implements KafkaSink {
   constructor(options: FakeSinkOptions = {}) {
     this.#defaultPartitions = options.defaultPartitions ?? 4
     this.#autoCreate = options.autoCreateTopics ?? true
-    this.#maxRecordBytes = options.maxRecordBytes ?? Number.POSITIVE_INFINITY
+    this.maxRecordBytes = options.maxRecordBytes ?? Number.POSITIVE_INFINITY
   }
 
   get connected(): boolean {
@@ -156,26 +158,26 @@ export class FakeSink implements KafkaSink {
     return partitions.length
   }
 
-  async send(topic: string, partition: number, records: readonly UpstreamRecord[]): Promise<bigint> {
-    if (records.length === 0) throw new RangeError('send() needs at least one record')
-    // Copy now: the caller may reuse its buffers while the call is pending.
-    const batch = records.map(copyRecord)
+  async send(topic: string, partition: number, input: RecordBatch | readonly UpstreamRecord[]): Promise<bigint> {
+    // Through the wire format and back (CRC checked): every mirror test exercises the encoder, and the
+    // records are copies the caller may not change while the call is pending.
+    const batch = decodeRecordBatch(toRecordBatch(input).bytes)
     await Promise.resolve()
-    const fault = this.#gate('send', topic, partition, records.length)
+    const fault = this.#gate('send', topic, partition, batch.length)
     const partitions = this.#topics.get(topic) ?? (this.#autoCreate ? this.#create(topic) : undefined)
     if (partitions?.[partition] === undefined) {
       throw this.#fail('send', 'CAIRN_UPSTREAM_REJECTED', `${topic}[${partition}] does not exist`, topic, partition, {
         kafkaError: 'UNKNOWN_TOPIC_OR_PARTITION',
       })
     }
-    const tooLarge = batch.find((r) => recordBytes(r) > this.#maxRecordBytes)
+    const tooLarge = batch.find((r) => recordBytes(r) > this.maxRecordBytes)
     if (tooLarge !== undefined) {
       throw this.#fail('send', 'CAIRN_UPSTREAM_REJECTED', 'record too large', topic, partition, {
         kafkaError: 'MESSAGE_TOO_LARGE',
       })
     }
     if (fault === 'uncertain-not-appended') {
-      throw this.#fail('send', 'CAIRN_UPSTREAM_UNCERTAIN', 'request lost (fake)', topic, partition, {}, records.length)
+      throw this.#fail('send', 'CAIRN_UPSTREAM_UNCERTAIN', 'request lost (fake)', topic, partition, {}, batch.length)
     }
     const baseOffset = this.#append(partitions, partition, batch)
     if (fault === 'uncertain-appended') {
@@ -183,7 +185,7 @@ export class FakeSink implements KafkaSink {
         op: 'send',
         topic,
         partition,
-        records: records.length,
+        records: batch.length,
         baseOffset,
         outcome: 'CAIRN_UPSTREAM_UNCERTAIN',
       })
@@ -191,7 +193,7 @@ export class FakeSink implements KafkaSink {
         details: { topic, partition, fake: true },
       })
     }
-    this.calls.push({ op: 'send', topic, partition, records: records.length, baseOffset, outcome: 'ok' })
+    this.calls.push({ op: 'send', topic, partition, records: batch.length, baseOffset, outcome: 'ok' })
     return baseOffset
   }
 

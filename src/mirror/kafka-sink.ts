@@ -12,6 +12,8 @@
 //   invalid timestamp, authorization, unknown topic/partition after a metadata refresh). For send(): the
 //   batch is provably NOT appended.
 
+import type { RecordBatch } from './record-batch.ts'
+
 export interface UpstreamRecord {
   key: Uint8Array | null
   value: Uint8Array | null
@@ -30,12 +32,13 @@ export interface KafkaSink {
   connect(): Promise<void>
   /** Partition count of a topic (the mock auto-creates unknown topics with 4 partitions on a metadata request). */
   partitionCount(topic: string): Promise<number>
-  /** One batch to one partition, acks=all, in order; resolves with the base offset the broker assigned.
+  /** One batch to one partition, acks=all, in order; resolves with the base offset the broker assigned. The
+   *  mirror passes batches it encoded (mirror-batch.ts); records given as objects are encoded by the sink.
    *  Rejects with BrokerError: CAIRN_UPSTREAM_REJECTED when the broker proved it did NOT append (record too large,
    *  invalid timestamp, authorization, unknown topic/partition after metadata refresh); CAIRN_UPSTREAM_UNCERTAIN when
    *  the request may have been appended (timeout, connection cut after the request was written, any ambiguous error);
    *  CAIRN_UPSTREAM_UNAVAILABLE when nothing was sent (not connected, connection refused before writing). */
-  send(topic: string, partition: number, records: readonly UpstreamRecord[]): Promise<bigint>
+  send(topic: string, partition: number, batch: RecordBatch | readonly UpstreamRecord[]): Promise<bigint>
   /** Earliest and latest (high watermark) offsets; never ListOffsets-by-timestamp (the mock returns -1 and kafkajs turns it into the HWM). */
   offsets(topic: string, partition: number): Promise<{ earliest: bigint; latest: bigint }>
   /** Records in [from, until) (fewer if retention removed some; stops at maxRecords), with headers — the reconciliation read-back. */

@@ -17,14 +17,15 @@
 
 import net from 'node:net'
 import tls from 'node:tls'
-// Before kafkajs: it replaces kafkajs's per-record encoder (see the file).
-import { headerPairsMark, type HeaderPairs } from './kafkajs-sink-record.ts'
 import kafkajs, { type ISocketFactory, type LogEntry, type SASLOptions } from 'kafkajs'
 // @ts-expect-error -- kafkajs ships no types for its internals; used only for the patch below.
 import requestQueueModule from 'kafkajs/src/network/requestQueue/index.js'
+// @ts-expect-error -- as above: the Produce versions, for produceRequest() below.
+import produceDefinitions from 'kafkajs/src/protocol/requests/produce/index.js'
 import type { Logger } from 'pino'
 import { BrokerError, type ErrorCode } from '../errors.ts'
 import type { FetchedRecord, KafkaSink, UpstreamRecord } from './kafka-sink.ts'
+import { toRecordBatch, type RecordBatch } from './record-batch.ts'
 
 export interface KafkajsSinkOptions {
   /** Bootstrap brokers, `host:port`. */
@@ -151,15 +152,14 @@ export class KafkajsSink implements KafkaSink {
     }
   }
 
-  async send(topic: string, partition: number, records: readonly UpstreamRecord[]): Promise<bigint> {
+  async send(topic: string, partition: number, input: RecordBatch | readonly UpstreamRecord[]): Promise<bigint> {
     checkTopic(topic)
     checkPartition(partition)
-    if (records.length === 0) throw new RangeError('send() needs at least one record')
-    const messages = records.map(toKafkajsMessage)
+    const batch = toRecordBatch(input)
     // One request in flight per partition: the order guarantee, and what makes ProduceWriteLog exact.
     const key = partitionKey(topic, partition)
     const previous = this.#sendTails.get(key) ?? Promise.resolve()
-    const result = previous.then(() => this.#send(topic, partition, messages))
+    const result = previous.then(() => this.#send(topic, partition, batch))
     const tail = result.then(
       () => undefined,
       () => undefined,
@@ -291,7 +291,7 @@ export class KafkajsSink implements KafkaSink {
     return this.#connectionTimeoutMs + this.#requestTimeoutMs
   }
 
-  async #send(topic: string, partition: number, messages: KjsMessage[]): Promise<bigint> {
+  async #send(topic: string, partition: number, batch: RecordBatch): Promise<bigint> {
     // Phase 1: metadata and the leader's connection. A failure here proves the Produce was not sent.
     let link: Link
     let broker: KjsBroker
@@ -311,11 +311,7 @@ export class KafkajsSink implements KafkaSink {
     let response: KjsProduceResponse
     try {
       response = await this.#bounded(link, this.#requestTimeoutMs + 1000, 'produce', () =>
-        broker.produce({
-          acks: -1,
-          timeout: this.#requestTimeoutMs,
-          topicData: [{ topic, partitions: [{ partition, messages }] }],
-        }),
+        sendRequest(broker, produceRequest(broker, topic, partition, batch, this.#requestTimeoutMs)),
       )
     } catch (error) {
       throw await this.#produceFailure(error, this.#writes.wasWritten(key, before), link, topic, partition)
@@ -652,11 +648,13 @@ interface KjsCluster {
 }
 
 interface KjsBroker {
-  produce(request: {
-    acks: number
-    timeout: number
-    topicData: Array<{ topic: string; partitions: Array<{ partition: number; messages: KjsMessage[] }> }>
-  }): Promise<KjsProduceResponse>
+  lookupRequest(
+    apiKey: number,
+    definitions: unknown,
+  ): (options: { acks: number; timeout: number; topicData: [] }) => {
+    request: KjsRequest
+    response: unknown
+  }
   fetch(request: {
     isolationLevel: number
     maxWaitTime: number
@@ -670,12 +668,13 @@ interface KjsBroker {
   }): Promise<{ responses: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }>
 }
 
-interface KjsMessage {
-  key: Buffer | null
-  value: Buffer | null
-  /** Name/value pairs in order: only the replaced record encoder (kafkajs-sink-record.ts) reads them. */
-  headers: HeaderPairs
-  timestamp: string
+/** A kafkajs protocol request: `encode` may return anything with the Encoder's `buf`/`buffer` pair. */
+interface KjsRequest {
+  apiKey: number
+  apiVersion: number
+  apiName: string
+  expectResponse?: () => boolean
+  encode: () => Promise<{ buf: Buffer; buffer: Buffer }>
 }
 
 interface KjsProduceResponse {
@@ -732,26 +731,62 @@ async function listOffset(broker: KjsBroker, topic: string, partition: number, t
 }
 
 // -------------------------------------------------------------------------------------------------
-// Records. Sent headers go in order as pairs (the replaced encoder reads them); kafkajs returns
-// fetched headers as an object, so on read-back (1) repeated names come out grouped and (2)
-// integer-like names ("1", "42") sort before the others. The mirror's em.* headers are unaffected.
-// Timestamps go in as decimal strings: kafkajs treats a numeric 0 as "now".
+// Produce with our own record batch (record-batch.ts): kafkajs picks the version it negotiated with
+// the broker and decodes the response, but the request body is ours, so kafkajs never builds objects
+// per record. Produce v3–v8 share one body: transactional_id:nullable string, acks:int16,
+// timeout:int32, [topic:string [partition:int32 records:bytes]].
 
-function toKafkajsMessage(record: UpstreamRecord): KjsMessage {
-  if (!Number.isSafeInteger(record.timestamp) || record.timestamp < 0) {
-    throw new RangeError(`record timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
+const produceApiKey = 0
+
+function produceRequest(
+  broker: KjsBroker,
+  topic: string,
+  partition: number,
+  batch: RecordBatch,
+  timeoutMs: number,
+): { request: KjsRequest; response: unknown } {
+  const negotiated = broker.lookupRequest(
+    produceApiKey,
+    produceDefinitions,
+  )({ acks: -1, timeout: timeoutMs, topicData: [] })
+  const version = negotiated.request.apiVersion
+  if (version < 3 || version > 8) {
+    throw new SinkFailure('CAIRN_UPSTREAM_REJECTED', `the broker's Produce v${version} cannot carry record batches`)
   }
-  // The records go straight to the replaced encoder, headers as pairs: no per-record header object,
-  // and names keep their order and repeats.
-  const headers = record.headers.map(([name, value]): [string, Buffer] => {
-    if (typeof name !== 'string') throw new TypeError('header names must be strings')
-    const buffer = toBuffer(value)
-    if (buffer === null) throw new TypeError(`header ${name} has no value`)
-    return [name, buffer]
-  }) as HeaderPairs
-  Object.defineProperty(headers, headerPairsMark, { value: true })
-  return { key: toBuffer(record.key), value: toBuffer(record.value), headers, timestamp: String(record.timestamp) }
+  const name = Buffer.from(topic)
+  const body = Buffer.allocUnsafe(2 + 2 + 4 + 4 + 2 + name.length + 4 + 4 + 4 + batch.bytes.length)
+  let at = body.writeInt16BE(-1, 0) // no transactional id
+  at = body.writeInt16BE(-1, at) // acks=all
+  at = body.writeInt32BE(timeoutMs, at)
+  at = body.writeInt32BE(1, at) // one topic
+  at = body.writeInt16BE(name.length, at)
+  at += name.copy(body, at)
+  at = body.writeInt32BE(1, at) // one partition
+  at = body.writeInt32BE(partition, at)
+  at = body.writeInt32BE(batch.bytes.length, at)
+  batch.bytes.copy(body, at)
+  const encoded = { buf: body, buffer: body }
+  return { request: { ...negotiated.request, encode: () => Promise.resolve(encoded) }, response: negotiated.response }
 }
+
+/** The Broker's private send: the same path its own request methods take (it disconnects on a closed connection). */
+function sendRequest(
+  broker: KjsBroker,
+  request: { request: KjsRequest; response: unknown },
+): Promise<KjsProduceResponse> {
+  const proto = Object.getPrototypeOf(broker) as Record<symbol, unknown>
+  const symbol = Object.getOwnPropertySymbols(proto).find((s) => s.description === 'private:Broker:sendRequest')
+  const send = symbol === undefined ? undefined : proto[symbol]
+  if (typeof send !== 'function') {
+    throw new Error('KafkajsSink needs kafkajs 2.2.4 exactly: Broker[private:Broker:sendRequest] is missing')
+  }
+  return (send as (r: typeof request) => Promise<KjsProduceResponse>).call(broker, request)
+}
+
+// -------------------------------------------------------------------------------------------------
+// Records read back. kafkajs returns fetched headers as an object, so (1) repeated names come out
+// grouped and (2) integer-like names ("1", "42") sort before the others. The mirror's em.* headers
+// are unaffected.
 
 function fromKafkajsMessage(message: KjsFetchPartition['messages'][number], offset: bigint): FetchedRecord {
   const headers: Array<[string, Uint8Array]> = []
@@ -759,11 +794,6 @@ function fromKafkajsMessage(message: KjsFetchPartition['messages'][number], offs
     for (const v of Array.isArray(value) ? value : [value]) headers.push([name, copy(v) ?? new Uint8Array(0)])
   }
   return { offset, key: copy(message.key), value: copy(message.value), headers, timestamp: Number(message.timestamp) }
-}
-
-function toBuffer(bytes: Uint8Array | null): Buffer | null {
-  if (bytes === null) return null
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /** A plain Uint8Array copy: kafkajs's Buffers are views into the whole Fetch response. */

@@ -8,7 +8,7 @@ import type { KafkaSink } from './kafka-sink.ts'
 import { linkErrorClass, type LinkBackoff } from './link-backoff.ts'
 import type { MirrorState, PartitionCursor } from './mirror-state.ts'
 import { loadOffsetMap, type OffsetMapWriter } from './offset-map.ts'
-import { PartitionMirror, type UnmirroredPolicy } from './partition-mirror.ts'
+import { PartitionMirror, type ResolveAction, type UnmirroredPolicy } from './partition-mirror.ts'
 
 // One upstream link (mirror.md B8): connecting → streaming ⇄ backoff, until closed. While
 // streaming, it works through its partitions one batch at a time: the highest-priority stream with
@@ -102,6 +102,8 @@ export class MirrorLink {
   readonly #sideTimers = new Map<SideChannel, TimerHandle>()
   #lastCheckpointMs: number | undefined
   #lastHeartbeatMs: number | undefined
+  /** In the pause after a batch that the rate limit imposes. */
+  #throttling = false
 
   constructor(options: MirrorLinkOptions) {
     this.#o = options
@@ -272,6 +274,8 @@ export class MirrorLink {
     if (this.#due.delete('checkpoint')) {
       const exporter = this.#checkpoints as CheckpointExporter
       const partitions = [...this.#partitions.values()].filter((pm) => this.#o.store.hasStream(pm.cursor.stream))
+      // Positions translate through committed map runs only: confirm what upstream already acknowledged.
+      for (const pm of partitions) await pm.settle()
       await this.#refusable('checkpoints', async () => {
         await exporter.export(partitions)
         this.#lastCheckpointMs = this.#o.clock.now()
@@ -362,14 +366,31 @@ export class MirrorLink {
     return waitMs
   }
 
+  /**
+   * Changes the catch-up rate limit (0 = none): a pause the old limit imposed ends now, and the next batch pauses
+   * by the new one, so that lifting a limit that held the link for minutes takes effect at once.
+   */
+  setMaxBytesPerSec(maxBytesPerSec: number): void {
+    if (!Number.isSafeInteger(maxBytesPerSec) || maxBytesPerSec < 0) {
+      throw new RangeError(`maxBytesPerSec ${maxBytesPerSec} is not an integer >= 0`)
+    }
+    this.#o.maxBytesPerSec = maxBytesPerSec
+    if (this.#throttling) this.#sleeper?.()
+  }
+
   async #throttle(bytes: number): Promise<void> {
     const { maxBytesPerSec } = this.#o
     if (maxBytesPerSec <= 0 || bytes <= 0) return
-    await this.#sleep(Math.ceil((bytes / maxBytesPerSec) * 1000))
+    this.#throttling = true
+    try {
+      await this.#sleep(Math.ceil((bytes / maxBytesPerSec) * 1000), false)
+    } finally {
+      this.#throttling = false
+    }
   }
 
   /** Waits `ms`, or less when close() is called or (while streaming) a commit or stream change wakes the link. */
-  #sleep(ms: number): Promise<void> {
+  #sleep(ms: number, wakeOnData = true): Promise<void> {
     if (this.#closed) return Promise.resolve()
     return new Promise((resolve) => {
       const holder: { timer?: TimerHandle } = {}
@@ -381,8 +402,9 @@ export class MirrorLink {
       }
       holder.timer = this.#o.clock.setTimeout(done, ms)
       this.#sleeper = done
-      // A backoff is not cut short by new data: only close() ends it early.
-      if (this.#state === 'streaming') this.#wake = done
+      // A backoff is not cut short by new data, nor is a rate-limit pause (commits would end it at once under
+      // live traffic): only close() and a changed rate limit end those early.
+      if (this.#state === 'streaming' && wakeOnData) this.#wake = done
     })
   }
 
@@ -428,6 +450,21 @@ export class MirrorLink {
     }
   }
 
+  /** Ends a stopped partition's state by an operator's action (PartitionMirror.resolve), then reloads it. */
+  async resolve(stream: string, partition: number, action: ResolveAction): Promise<PartitionCursor> {
+    const key = `${stream}\u0000${partition}`
+    const pm = this.partitionMirror(stream, partition)
+    await pm.resolve(action)
+    // A new map epoch needs its own (empty) offset map: the next loop turn loads the partition from its row.
+    this.#partitions.delete(key)
+    this.#priorities.delete(pm)
+    const rule = this.#o.streams().find((s) => s.stream === stream)
+    const reloaded = rule === undefined ? pm : this.#partition(rule, partition)
+    reloaded.updateHold()
+    this.#wake?.()
+    return reloaded.cursor
+  }
+
   /** The partition mirror of a local partition, for offset translation. */
   partitionMirror(stream: string, partition: number): PartitionMirror {
     const pm = this.#partitions.get(`${stream}\u0000${partition}`)
@@ -446,6 +483,11 @@ export class MirrorLink {
     this.#sleeper?.()
     await this.#o.sink.close()
     await this.#running
+    // Acknowledged batches wait for the next batch's commit to confirm them; without this a restart
+    // would find their intents open and read upstream back (after the recovery grace) to settle them.
+    for (const pm of this.#partitions.values()) {
+      if (this.#o.store.hasStream(pm.cursor.stream)) await pm.settle()
+    }
   }
 }
 

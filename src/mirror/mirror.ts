@@ -6,9 +6,9 @@ import type { CheckpointGroupSource } from './checkpoints.ts'
 import type { KafkaSink } from './kafka-sink.ts'
 import { LinkBackoff, type BackoffConfig } from './link-backoff.ts'
 import { MirrorLink, type LinkStatus, type MirroredStream } from './mirror-link.ts'
-import { MirrorState } from './mirror-state.ts'
+import { MirrorState, type PartitionState } from './mirror-state.ts'
 import { createOffsetMapTable, OffsetMapWriter, type TranslatedPosition } from './offset-map.ts'
-import type { UnmirroredPolicy } from './partition-mirror.ts'
+import type { ResolveAction, UnmirroredPolicy } from './partition-mirror.ts'
 import { createReplicationPolicy, type NamingConfig } from './replication-policy.ts'
 
 // The upstream mirror: one MirrorLink per configured Kafka cluster, each mirroring the streams its
@@ -87,6 +87,24 @@ export interface TranslateRequest {
   /** local → upstream, or upstream → local. */
   direction: 'to-upstream' | 'to-local'
   offset: bigint
+}
+
+export interface ResolveRequest {
+  link?: string
+  stream: string
+  partition: number
+  action: ResolveAction
+}
+
+export interface ResolveResult {
+  link: string
+  stream: string
+  partition: number
+  action: ResolveAction
+  previousState: PartitionState
+  state: PartitionState
+  nextLocal: bigint
+  mapEpoch: number
 }
 
 export interface TranslateResult {
@@ -201,16 +219,20 @@ export class Mirror {
     this.#holdTimer = this.#clock.setTimeout(refresh, holdRefreshMs)
   }
 
+  /** Changes a link's catch-up rate limit (0 = none) while it runs (configuration reload). */
+  setMaxBytesPerSec(link: string, maxBytesPerSec: number): void {
+    const found = this.#links.find((l) => l.name === link)
+    if (found === undefined) throw new RangeError(`no mirror link ${link}`)
+    found.setMaxBytesPerSec(maxBytesPerSec)
+  }
+
   status(): LinkStatus[] {
     return this.#links.map((l) => l.status())
   }
 
   /** Exact offset translation, for a record or for a consumer position (see offset-map.ts for the difference). */
   translate(request: TranslateRequest): TranslateResult {
-    const link = request.link === undefined ? this.#links[0] : this.#links.find((l) => l.name === request.link)
-    if (link === undefined) {
-      throw new BrokerError('CAIRN_REQUEST_INVALID', `no mirror link ${request.link ?? '(none configured)'}`)
-    }
+    const link = this.#link(request.link)
     const pm = link.partitionMirror(request.stream, request.partition)
     const { map } = pm
     const c = pm.cursor
@@ -237,6 +259,30 @@ export class Mirror {
       to: to.position,
       clamped: to.clamped,
     }
+  }
+
+  /** An operator's answer to a stopped partition (see actionsFor in partition-mirror.ts); the partition's new cursor. */
+  async resolve(request: ResolveRequest): Promise<ResolveResult> {
+    const link = this.#link(request.link)
+    const before = link.partitionMirror(request.stream, request.partition).cursor.state
+    const after = await link.resolve(request.stream, request.partition, request.action)
+    return {
+      link: link.name,
+      stream: request.stream,
+      partition: request.partition,
+      action: request.action,
+      previousState: before,
+      state: after.state,
+      nextLocal: after.nextLocal,
+      mapEpoch: after.mapEpoch,
+    }
+  }
+
+  #link(name: string | undefined): MirrorLink {
+    const link = name === undefined ? this.#links[0] : this.#links.find((l) => l.name === name)
+    if (link === undefined)
+      throw new BrokerError('CAIRN_REQUEST_INVALID', `no mirror link ${name ?? '(none configured)'}`)
+    return link
   }
 
   async close(): Promise<void> {

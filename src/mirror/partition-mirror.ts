@@ -1,12 +1,14 @@
 import type { Logger } from 'pino'
 import { BrokerError, hasErrorCode } from '../errors.ts'
 import type { LogStore } from '../log/log-store.ts'
-import type { Durability, LogRecord } from '../log/types.ts'
+import type { RecordRow } from '../log/partition-log.ts'
+import type { Durability } from '../log/types.ts'
 import type { Clock } from '../util/clock.ts'
-import type { KafkaSink, UpstreamRecord } from './kafka-sink.ts'
-import type { MirrorState, PartitionCursor, Intent } from './mirror-state.ts'
-import type { OffsetMap, OffsetMapWriter } from './offset-map.ts'
-import { parseProvenance, ProvenanceEncoder } from './replication-policy.ts'
+import type { KafkaSink } from './kafka-sink.ts'
+import { MirrorBatchEncoder, type MirrorBatch } from './mirror-batch.ts'
+import type { Gap, Intent, MirrorState, PartitionCursor, PartitionState } from './mirror-state.ts'
+import type { OffsetMap, OffsetMapPlan, OffsetMapWriter, OffsetRun } from './offset-map.ts'
+import { parseProvenance } from './replication-policy.ts'
 
 // One local partition's mirror (mirror.md B4, B5): select a batch at the cursor, record the intent
 // (durably: the barrier), send it, confirm it (offset map + cursor + intent removal in one SQLite
@@ -37,19 +39,65 @@ export interface PartitionMirrorOptions {
 
 export type StepResult = 'sent' | 'idle' | 'blocked'
 
+/** What an operator may do about a partition the mirror stopped (mirror.md B5.3). */
+export const resolveActions = ['retry', 'skip', 'remirror', 'continue', 'rebase'] as const
+export type ResolveAction = (typeof resolveActions)[number]
+
+/** The actions that end each stopped state. */
+export const actionsFor: Readonly<Record<Exclude<PartitionState, 'active'>, readonly ResolveAction[]>> = {
+  // retry: after the cause upstream is fixed (topic created, max.message.bytes raised); skip: drop the refused record.
+  'blocked-poison': ['retry', 'skip'],
+  // remirror: everything still held locally goes up again; continue: only what was not mirrored yet.
+  'paused-upstream-reset': ['remirror', 'continue'],
+  'paused-stream-recreated': ['remirror'],
+  // rebase: a new map epoch; the upstream records that did not fit stay there, ignored from now on.
+  diverged: ['rebase'],
+}
+
+interface Confirmation {
+  cursor: PartitionCursor
+  work: () => void
+  /** The offset-map runs to adopt in memory once committed; undefined when nothing is confirmed. */
+  planned: OffsetMapPlan | undefined
+}
+
 /** Retention holds this mirror sets are named so, per link. */
 export function holdName(link: string): string {
   return `mirror:${link}`
 }
+
+/** A batch upstream acknowledged whose confirmation is not committed yet: it rides on the next commit. */
+interface Acknowledged {
+  intent: Intent
+  runs: OffsetRun[]
+  records: number
+  bytes: number
+}
+
+/** Rows read and encoded ahead, while the previous batch was in flight. */
+interface Prepared {
+  from: bigint
+  rows: RecordRow[]
+  nextOffset: bigint
+  batch: MirrorBatch
+}
+
+/** Lets a request just handed to the sink reach its socket before the CPU is busy again. */
+const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class PartitionMirror {
   readonly #o: PartitionMirrorOptions
   #cursor: PartitionCursor
   /** Set when a reconciliation could not prove what arrived: the next batch is marked as possibly redelivered. */
   #redeliverNext = false
-  /** The open intent, as committed (this mirror is the only writer of its intent row). */
+  /** The open intent whose outcome is not known, as committed (this mirror is the only writer of its intent row). */
   #intent: Intent | undefined
-  #provenance: { epoch: number; encoder: ProvenanceEncoder } | undefined
+  /** The last batch sent, acknowledged, its intent row still in place until its confirmation commits. */
+  #acknowledged: Acknowledged | undefined
+  #prepared: Prepared | undefined
+  /** After a refused batch: records up to this offset go one per batch, so the partition stops exactly at the refused one. */
+  #isolateThrough: bigint | undefined
+  #batchEncoder: { epoch: number; encoder: MirrorBatchEncoder } | undefined
 
   constructor(options: PartitionMirrorOptions, cursor: PartitionCursor) {
     this.#o = options
@@ -72,8 +120,9 @@ export class PartitionMirror {
     return end > this.#cursor.nextLocal ? end - this.#cursor.nextLocal : 0n
   }
 
+  /** An intent row is in place: a batch of unknown outcome, or an acknowledged one not yet confirmed. */
   hasIntent(): boolean {
-    return this.#intent !== undefined
+    return this.#intent !== undefined || this.#acknowledged !== undefined
   }
 
   /**
@@ -85,15 +134,78 @@ export class PartitionMirror {
     return this.#intent === undefined ? 0 : this.#intent.createdMs + this.#o.recoveryGraceMs
   }
 
-  /** Persists a new state (paused, blocked) for this partition. */
-  setState(state: PartitionCursor['state']): Promise<void> {
-    return this.#write({ ...this.#cursor, state }, () => {})
+  /** Persists a new state (paused, blocked) for this partition, with the confirmation of an acknowledged batch. */
+  async setState(state: PartitionCursor['state']): Promise<void> {
+    this.#prepared = undefined
+    const confirmation = this.#confirmation(this.#acknowledged)
+    await this.#commit({ ...confirmation, cursor: { ...confirmation.cursor, state } })
   }
 
-  /** Does one unit of work: reconcile an open intent, or send one batch. Throws on link failures. */
+  /** Commits the confirmation of an acknowledged batch, if any (the link calls this when it stops). */
+  async settle(): Promise<void> {
+    if (this.#acknowledged !== undefined) await this.#commit(this.#confirmation(this.#acknowledged))
+  }
+
+  /**
+   * Ends a stopped state by the operator's `action` (see actionsFor), in one transaction. The link
+   * then loads the partition afresh: a new map epoch starts an empty offset map.
+   */
+  async resolve(action: ResolveAction): Promise<void> {
+    await this.settle()
+    const c = this.#cursor
+    const { link, stream, partition } = c
+    const where = `${link}: ${stream}/${partition}`
+    if (c.state === 'active') throw new BrokerError('CAIRN_REQUEST_INVALID', `${where} is active: nothing to resolve`)
+    const allowed = actionsFor[c.state]
+    if (!allowed.includes(action)) {
+      throw new BrokerError(
+        'CAIRN_REQUEST_INVALID',
+        `${where} is ${c.state}: ${action} does not apply (use ${allowed.join(' or ')})`,
+        { details: { state: c.state, action, allowed: [...allowed] } },
+      )
+    }
+    const { store, state, clock } = this.#o
+    const gaps: Gap[] = []
+    let next: PartitionCursor = { ...c, state: 'active' }
+    if (action === 'skip') {
+      gaps.push({ localStart: c.nextLocal, localEnd: c.nextLocal, reason: 'poison-skip', detectedMs: clock.now() })
+      next = { ...next, nextLocal: c.nextLocal + 1n, pendingGap: c.pendingGap + 1 }
+    } else if (action !== 'retry') {
+      next = { ...next, mapEpoch: c.mapEpoch + 1, pendingGap: 0 }
+      if (action !== 'rebase') next.lastUpstream = -1n
+      if (action === 'remirror') {
+        const start = store.earliestOffset(stream, partition)
+        next = { ...next, nextLocal: start, streamCreatedMs: store.describeStream(stream).createdMs }
+        // What upstream lost and retention removed here since: gone on both sides, and said so.
+        const firstMirrored = this.#o.map.runs[0]?.localStart
+        if (c.state === 'paused-upstream-reset' && firstMirrored !== undefined && start > firstMirrored) {
+          const localEnd = (c.nextLocal < start ? c.nextLocal : start) - 1n
+          if (localEnd >= firstMirrored) {
+            gaps.push({ localStart: firstMirrored, localEnd, reason: 'upstream-reset-loss', detectedMs: clock.now() })
+            next.pendingGap = Number(localEnd - firstMirrored + 1n)
+          }
+        }
+      }
+    }
+    this.#prepared = undefined
+    await this.#write(next, () => {
+      state.deleteIntent(link, stream, partition)
+      for (const gap of gaps) state.saveGap(link, stream, partition, gap)
+    })
+    this.#intent = undefined
+    this.#o.logger.warn(
+      { stream, partition, from: c.state, action, mapEpoch: next.mapEpoch },
+      'mirror partition resolved',
+    )
+  }
+
+  /**
+   * Does one unit of work: reconcile an open intent, or send one batch (committing the previous
+   * batch's confirmation together with this one's intent: one fsync per batch). Throws on link failures.
+   */
   async step(): Promise<StepResult> {
     if (this.#cursor.state !== 'active') return 'blocked'
-    const { state } = this.#o
+    const { store } = this.#o
     const { link, stream, partition } = this.#cursor
     const intent = this.#intent
     if (intent !== undefined) {
@@ -101,45 +213,93 @@ export class PartitionMirror {
       await this.#reconcile(intent)
       return 'sent'
     }
-    await this.#skipEvicted()
-    const end = this.#o.store.latestOffset(stream, partition)
-    if (this.#cursor.nextLocal >= end) return 'idle'
-    const read = this.#o.store.read(stream, partition, this.#cursor.nextLocal, {
-      maxRecords: this.#o.batchMaxRecords,
-      maxBytes: this.#o.batchMaxBytes,
-    })
-    const lastLocal = read.nextOffset - 1n
-    if (read.records.length === 0) {
+    const acknowledged = this.#acknowledged
+    const from = acknowledged === undefined ? this.#cursor.nextLocal : acknowledged.intent.lastLocal + 1n
+    if (acknowledged === undefined) await this.#skipEvicted()
+    else if (store.earliestOffset(stream, partition) > from || from >= store.latestOffset(stream, partition)) {
+      // Nothing to send after it, or records evicted behind it (counted as a gap by the next step).
+      await this.settle()
+      return 'sent'
+    }
+    if (this.#cursor.nextLocal >= store.latestOffset(stream, partition)) return 'idle'
+    const next =
+      this.#takePrepared(from) ?? this.#prepare(from, acknowledged === undefined ? this.#cursor.pendingGap : 0)
+    if (next === undefined) {
       // Compaction removed everything in the range: nothing to send, the cursor moves past it.
-      await this.#write({ ...this.#cursor, nextLocal: read.nextOffset }, () => {})
+      await this.settle()
+      const read = store.readRows(stream, partition, this.#cursor.nextLocal, { maxRecords: 1, maxBytes: 1 })
+      if (read.rows.length === 0) await this.#write({ ...this.#cursor, nextLocal: read.nextOffset }, () => {})
       return 'sent'
     }
     const newIntent: Intent = {
-      firstLocal: this.#cursor.nextLocal,
-      lastLocal,
-      records: read.records.length,
+      firstLocal: from,
+      lastLocal: next.nextOffset - 1n,
+      records: next.rows.length,
       createdMs: this.#o.clock.now(),
     }
     // The durability barrier: nothing is sent before the intent is committed (fsync), and that
     // commit also makes every record in the batch durable, so no power loss can undo a record
     // that is already upstream.
-    await this.#write(this.#cursor, () => state.saveIntent(link, stream, partition, newIntent))
+    const confirmation = this.#confirmation(acknowledged)
+    await this.#commit(confirmation, () => this.#o.state.saveIntent(link, stream, partition, newIntent))
     this.#intent = newIntent
-    await this.#send(newIntent, read.records)
+    await this.#send(newIntent, next)
     return 'sent'
   }
 
-  async #send(intent: Intent, records: readonly LogRecord[]): Promise<void> {
+  /** Reads and encodes the batch at `from`; undefined if compaction left no record there. */
+  #prepare(from: bigint, gapBefore: number): Prepared | undefined {
+    const { stream, partition } = this.#cursor
+    if (this.#isolateThrough !== undefined && from > this.#isolateThrough) this.#isolateThrough = undefined
+    const read = this.#o.store.readRows(stream, partition, from, {
+      maxRecords: this.#isolateThrough === undefined ? this.#o.batchMaxRecords : 1,
+      maxBytes: this.#o.batchMaxBytes,
+    })
+    if (read.rows.length === 0) return undefined
+    const batch = this.#encoder().encode(read.rows, {
+      redelivered: this.#redeliverNext,
+      gapBefore,
+      sendTimestampMs: this.#o.timestampMode === 'send' ? this.#o.clock.now() : null,
+    })
+    return { from, rows: read.rows, nextOffset: read.nextOffset, batch }
+  }
+
+  /** The batch read ahead, if it still fits: same position, no gap or redelivery mark since. */
+  #takePrepared(from: bigint): Prepared | undefined {
+    const prepared = this.#prepared
+    this.#prepared = undefined
+    const { stream, partition } = this.#cursor
+    if (prepared?.from !== from || this.#redeliverNext || this.#o.store.earliestOffset(stream, partition) > from) {
+      return undefined
+    }
+    return prepared
+  }
+
+  async #send(intent: Intent, next: Prepared): Promise<void> {
     const { link, stream, partition, upstreamTopic, upstreamPartition } = this.#cursor
     const redelivered = this.#redeliverNext
-    const upstream = records.map((r, i) => this.#toUpstream(r, redelivered, i === 0 ? this.#cursor.pendingGap : 0))
+    const sending = this.#o.sink.send(upstreamTopic, upstreamPartition, next.batch)
+    // Handled below, after the yield; without this a failure during the yield is an unhandled rejection.
+    sending.catch(() => {})
+    // While the batch is in flight, the next one is read and encoded.
+    await yieldToIo()
+    this.#prepareAhead(next.nextOffset)
     let base: bigint
     try {
-      base = await this.#o.sink.send(upstreamTopic, upstreamPartition, upstream)
+      base = await sending
     } catch (error) {
+      this.#prepared = undefined
+      if (hasErrorCode(error, 'CAIRN_UPSTREAM_REJECTED') && next.rows.length > 1) {
+        // Proven not written, but which record is refused is not known: its records go again one at a time.
+        this.#o.logger.warn({ err: error, stream, partition, intent }, 'upstream refused a batch; isolating the record')
+        await this.#write(this.#cursor, () => this.#o.state.deleteIntent(link, stream, partition))
+        this.#intent = undefined
+        this.#isolateThrough = intent.lastLocal
+        return
+      }
       if (hasErrorCode(error, 'CAIRN_UPSTREAM_REJECTED')) {
-        // Proven not written: a poison batch. The partition stops (nothing behind it may overtake it).
-        this.#o.logger.error({ err: error, stream, partition, intent }, 'upstream refused a batch; partition blocked')
+        // Proven not written: a poison record. The partition stops (nothing behind it may overtake it).
+        this.#o.logger.error({ err: error, stream, partition, intent }, 'upstream refused a record; partition blocked')
         await this.#write({ ...this.#cursor, state: 'blocked-poison' }, () =>
           this.#o.state.deleteIntent(link, stream, partition),
         )
@@ -148,59 +308,75 @@ export class PartitionMirror {
       }
       throw error
     }
-    if (redelivered) this.#o.onRedelivered(records.length)
+    if (redelivered) this.#o.onRedelivered(next.rows.length)
     this.#redeliverNext = false
-    await this.#confirm(
+    this.#intent = undefined
+    this.#acknowledged = {
       intent,
-      records.map((r, i) => [r.offset, base + BigInt(i)]),
-      records,
-    )
+      runs: rowRuns(next.rows, base),
+      records: next.rows.length,
+      bytes: next.batch.payloadBytes,
+    }
   }
 
-  #toUpstream(record: LogRecord, redelivered: boolean, gapBefore: number): UpstreamRecord {
+  #prepareAhead(from: bigint): void {
+    const { stream, partition } = this.#cursor
+    if (from >= this.#o.store.latestOffset(stream, partition)) return
+    try {
+      this.#prepared = this.#prepare(from, 0)
+    } catch {
+      // Only an optimization: the next step reads this range again and raises the failure there.
+      this.#prepared = undefined
+    }
+  }
+
+  /** The batch encoder of this partition's current map epoch (the epoch is part of the provenance). */
+  #encoder(): MirrorBatchEncoder {
     const { stream, partition, mapEpoch } = this.#cursor
-    if (this.#provenance?.epoch !== mapEpoch) {
-      const encoder = new ProvenanceEncoder({ gatewayAlias: this.#o.gatewayAlias, stream, partition, epoch: mapEpoch })
-      this.#provenance = { epoch: mapEpoch, encoder }
+    if (this.#batchEncoder?.epoch !== mapEpoch) {
+      const encoder = new MirrorBatchEncoder({ gatewayAlias: this.#o.gatewayAlias, stream, partition, epoch: mapEpoch })
+      this.#batchEncoder = { epoch: mapEpoch, encoder }
     }
-    const provenance = this.#provenance.encoder.headers(record.offset, record.timestamp, redelivered, BigInt(gapBefore))
-    return {
-      key: record.key,
-      value: record.value,
-      headers: [...record.headers.map((h): [string, Uint8Array] => [h.key, h.value]), ...provenance],
-      timestamp: this.#o.timestampMode === 'origin' ? record.timestamp : this.#o.clock.now(),
-    }
+    return this.#batchEncoder.encoder
   }
 
   /**
-   * Records `pairs` (local offset, upstream offset) as mirrored, advances the cursor past
-   * `intent` (or to the first record not found) and removes the intent: one transaction.
+   * What confirming `acknowledged` writes: its runs (local to upstream offsets) into the map, the
+   * cursor past its intent (or past the last record found upstream) and the intent row removed.
+   * Nothing to confirm: the cursor as it is.
    */
-  async #confirm(
-    intent: Intent,
-    pairs: ReadonlyArray<readonly [bigint, bigint]>,
-    records: readonly LogRecord[],
-  ): Promise<void> {
+  #confirmation(acknowledged: Acknowledged | undefined): Confirmation {
+    if (acknowledged === undefined) return { cursor: this.#cursor, work: () => {}, planned: undefined }
+    const { intent, runs, records, bytes } = acknowledged
     const { link, stream, partition } = this.#cursor
-    const last = pairs.at(-1)
-    const bytes = records.reduce((sum, r) => sum + (r.key?.length ?? 0) + (r.value?.length ?? 0), 0)
-    const next: PartitionCursor = {
+    const last = runs.at(-1)
+    const cursor: PartitionCursor = {
       ...this.#cursor,
       nextLocal: intent.lastLocal + 1n,
-      lastUpstream: last === undefined ? this.#cursor.lastUpstream : last[1],
-      confirmedRecords: this.#cursor.confirmedRecords + pairs.length,
+      lastUpstream: last === undefined ? this.#cursor.lastUpstream : last.upstreamStart + last.length - 1n,
+      confirmedRecords: this.#cursor.confirmedRecords + records,
       confirmedBytes: this.#cursor.confirmedBytes + bytes,
       lastConfirmedMs: this.#o.clock.now(),
       pendingGap: 0,
     }
-    const planned = this.#o.map.plan(toRuns(pairs))
+    const planned = this.#o.map.plan(runs)
     const key = { linkId: link, stream, partition, mapEpoch: this.#cursor.mapEpoch }
-    await this.#write(next, () => {
+    const work = (): void => {
       this.#o.mapWriter.apply(key, planned)
       this.#o.state.deleteIntent(link, stream, partition)
+    }
+    return { cursor, work, planned }
+  }
+
+  /** Commits a confirmation, with `more` in the same transaction. */
+  async #commit(confirmation: Confirmation, more: () => void = () => {}): Promise<void> {
+    await this.#write(confirmation.cursor, () => {
+      confirmation.work()
+      more()
     })
-    this.#intent = undefined
-    this.#o.map.commit(planned)
+    if (confirmation.planned === undefined) return
+    this.#acknowledged = undefined
+    this.#o.map.commit(confirmation.planned)
   }
 
   /**
@@ -232,8 +408,10 @@ export class PartitionMirror {
         p === undefined ||
         p.gatewayAlias !== this.#o.gatewayAlias ||
         p.stream !== stream ||
-        p.partition !== partition
+        p.partition !== partition ||
+        p.epoch !== this.#cursor.mapEpoch
       ) {
+        // Not this partition's, or of an earlier map epoch (records left upstream by a rebase or a reset).
         continue
       }
       if (p.offset < intent.firstLocal || p.offset > intent.lastLocal) {
@@ -273,7 +451,18 @@ export class PartitionMirror {
       this.#intent = undefined
       return
     }
-    await this.#confirm({ ...intent, lastLocal: lastFound[0] }, found, expected.slice(0, comparable.length))
+    const confirmedBytes = expected
+      .slice(0, comparable.length)
+      .reduce((sum, r) => sum + (r.key?.length ?? 0) + (r.value?.length ?? 0), 0)
+    await this.#commit(
+      this.#confirmation({
+        intent: { ...intent, lastLocal: lastFound[0] },
+        runs: toRuns(found),
+        records: found.length,
+        bytes: confirmedBytes,
+      }),
+    )
+    this.#intent = undefined
   }
 
   /** Upstream holds records claiming to be ours that do not fit: the partition stops (persisted), and says why. */
@@ -343,9 +532,7 @@ export class PartitionMirror {
 }
 
 /** Consecutive (local, upstream) pairs that continue both sequences form one run. */
-export function toRuns(
-  pairs: ReadonlyArray<readonly [bigint, bigint]>,
-): Array<{ localStart: bigint; upstreamStart: bigint; length: bigint }> {
+export function toRuns(pairs: ReadonlyArray<readonly [bigint, bigint]>): OffsetRun[] {
   const runs: Array<{ localStart: bigint; upstreamStart: bigint; length: bigint }> = []
   for (const [local, upstream] of pairs) {
     const last = runs.at(-1)
@@ -356,6 +543,21 @@ export function toRuns(
     ) {
       last.length++
     } else runs.push({ localStart: local, upstreamStart: upstream, length: 1n })
+  }
+  return runs
+}
+
+/** The runs of a batch sent as `rows` and appended upstream from `base` on: one per stretch of consecutive local offsets. */
+export function rowRuns(rows: readonly RecordRow[], base: bigint): OffsetRun[] {
+  const runs: OffsetRun[] = []
+  let start = 0
+  for (let i = 1; i <= rows.length; i++) {
+    const row = rows[i]
+    const previous = rows[i - 1] as RecordRow
+    if (row !== undefined && row[0] === previous[0] + 1) continue
+    const first = rows[start] as RecordRow
+    runs.push({ localStart: BigInt(first[0]), upstreamStart: base + BigInt(start), length: BigInt(i - start) })
+    start = i
   }
   return runs
 }

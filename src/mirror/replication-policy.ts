@@ -201,6 +201,19 @@ export interface Provenance {
 export type Header = readonly [name: string, value: Uint8Array]
 
 const headerVersion = '1'
+
+/** The em.* header names, in the order every mirrored record carries them (the last two only when set). */
+export const provenanceNames = {
+  version: 'em.v',
+  gateway: 'em.src',
+  stream: 'em.src.topic',
+  partition: 'em.src.part',
+  offset: 'em.src.off',
+  timestamp: 'em.src.ts',
+  epoch: 'em.src.epoch',
+  redelivered: 'em.redelivered',
+  gapBefore: 'em.gap.before',
+} as const
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -240,17 +253,18 @@ export class ProvenanceEncoder {
       throw new RangeError(`provenance timestampMs ${timestampMs} is not an integer >= 0`)
     if (offset < 0n || gapBefore < 0n) throw new RangeError('provenance offset and gapBefore must be >= 0')
     const c = this.#constant
+    const n = provenanceNames
     const headers: [string, Uint8Array][] = [
-      ['em.v', c.v],
-      ['em.src', c.src],
-      ['em.src.topic', c.topic],
-      ['em.src.part', c.part],
-      ['em.src.off', encoder.encode(String(offset))],
-      ['em.src.ts', encoder.encode(String(timestampMs))],
-      ['em.src.epoch', c.epoch],
+      [n.version, c.v],
+      [n.gateway, c.src],
+      [n.stream, c.topic],
+      [n.partition, c.part],
+      [n.offset, encoder.encode(String(offset))],
+      [n.timestamp, encoder.encode(String(timestampMs))],
+      [n.epoch, c.epoch],
     ]
-    if (redelivered) headers.push(['em.redelivered', encoder.encode('1')])
-    if (gapBefore > 0n) headers.push(['em.gap.before', encoder.encode(String(gapBefore))])
+    if (redelivered) headers.push([n.redelivered, encoder.encode('1')])
+    if (gapBefore > 0n) headers.push([n.gapBefore, encoder.encode(String(gapBefore))])
     return headers
   }
 }
@@ -279,15 +293,16 @@ export function parseProvenance(headers: readonly Header[]): Provenance | undefi
     if (previous !== undefined && previous !== text) return undefined
     fields.set(name, text)
   }
-  if (fields.get('em.v') !== headerVersion) return undefined
-  const gatewayAlias = fields.get('em.src')
-  const stream = fields.get('em.src.topic')
-  const partition = safeDecimal(fields.get('em.src.part'))
-  const offset = decimal(fields.get('em.src.off'))
-  const timestampMs = safeDecimal(fields.get('em.src.ts'))
-  const epoch = safeDecimal(fields.get('em.src.epoch'))
-  const redelivered = fields.get('em.redelivered')
-  const gapBefore = fields.has('em.gap.before') ? decimal(fields.get('em.gap.before')) : 0n
+  const n = provenanceNames
+  if (fields.get(n.version) !== headerVersion) return undefined
+  const gatewayAlias = fields.get(n.gateway)
+  const stream = fields.get(n.stream)
+  const partition = safeDecimal(fields.get(n.partition))
+  const offset = decimal(fields.get(n.offset))
+  const timestampMs = safeDecimal(fields.get(n.timestamp))
+  const epoch = safeDecimal(fields.get(n.epoch))
+  const redelivered = fields.get(n.redelivered)
+  const gapBefore = fields.has(n.gapBefore) ? decimal(fields.get(n.gapBefore)) : 0n
   if (
     gatewayAlias === undefined ||
     gatewayAlias === '' ||

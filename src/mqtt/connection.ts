@@ -13,10 +13,11 @@ import { handlePubrec } from './handlers/pubrec.ts'
 import { handlePubrel } from './handlers/pubrel.ts'
 import { handleSubscribe } from './handlers/subscribe.ts'
 import { handleUnsubscribe } from './handlers/unsubscribe.ts'
-import type { MqttFrontEnd } from './mqtt-front-end.ts'
+import type { MqttFrontEnd, MqttPrincipal } from './mqtt-front-end.ts'
 import { outgoingUserProperties } from './message.ts'
 import { malformation, propertiesProblem } from './packet-checks.ts'
 import { PacketSizeGuard } from './packet-size-guard.ts'
+import { PublishRate } from './limits.ts'
 import { ReasonCode } from './reason-codes.ts'
 import type { Session, SessionLink } from './session.ts'
 import { recordUserPropertyOrder, spliceUserProperties } from './user-properties.ts'
@@ -32,6 +33,10 @@ export type ConnectionState = (typeof ConnectionStates)[keyof typeof ConnectionS
 
 export interface ConnectionInfo {
   remoteAddress?: string
+  /** The verified TLS client certificate's identity (CN or SAN), for authentication and ACLs. */
+  certificateIdentity?: string
+  /** Set by the listener when the gateway is over a connection limit: CONNECT is refused with this reason. */
+  overLimit?: string
 }
 
 /** The will of a connection, published if it ends without DISCONNECT 0x00 [MQTT-3.1.2-8]. */
@@ -48,6 +53,12 @@ export type Will = NonNullable<IConnectPacket['will']>
 export class MqttConnection implements SessionLink {
   readonly frontEnd: MqttFrontEnd
   readonly remoteAddress: string | undefined
+  readonly certificateIdentity: string | undefined
+  readonly overLimit: string | undefined
+  /** Publish rate limit (mqtt.maxPublishesPerSec); undefined: none. */
+  readonly publishRate: PublishRate | undefined
+  /** Set at CONNECT when a security policy is configured; undefined: everything is allowed. */
+  principal: MqttPrincipal | undefined
   logger: Logger
   state: ConnectionState = ConnectionStates.AWAITING_CONNECT
   protocolVersion = 4
@@ -83,6 +94,10 @@ export class MqttConnection implements SessionLink {
   constructor(frontEnd: MqttFrontEnd, socket: Duplex, info: ConnectionInfo = {}) {
     this.frontEnd = frontEnd
     this.remoteAddress = info.remoteAddress
+    this.certificateIdentity = info.certificateIdentity
+    this.overLimit = info.overLimit
+    const perSec = frontEnd.options.maxPublishesPerSec
+    this.publishRate = perSec > 0 ? new PublishRate(perSec, frontEnd.clock) : undefined
     this.logger = frontEnd.logger.child({ remoteAddress: info.remoteAddress })
     this.clientReceiveMaximum = frontEnd.options.maxInflightOut
     this.#socket = socket
@@ -100,7 +115,9 @@ export class MqttConnection implements SessionLink {
     socket.on('error', (err) => this.logger.debug({ err }, 'socket error'))
     socket.on('close', () => this.#onClosed())
     this.#connectTimer = frontEnd.clock.setTimeout(() => {
-      if (this.state === ConnectionStates.AWAITING_CONNECT) this.#destroy('no CONNECT within the connect timeout')
+      if (this.state !== ConnectionStates.AWAITING_CONNECT) return
+      this.frontEnd.limitCounters.connectTimeouts++
+      this.#destroy('no CONNECT within the connect timeout')
     }, frontEnd.options.connectTimeoutMs)
   }
 
@@ -115,6 +132,7 @@ export class MqttConnection implements SessionLink {
     this.frontEnd.counters.bytesReceived += chunk.length
     const oversized = this.#guard.check(chunk)
     if (oversized > 0) {
+      this.frontEnd.limitCounters.packetsTooLarge++
       // [MQTT-3.2.2-?] v5: DISCONNECT 0x95 for a packet beyond the Maximum Packet Size we announced.
       this.protocolFailure(
         ReasonCode.PACKET_TOO_LARGE,

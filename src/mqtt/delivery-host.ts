@@ -6,11 +6,16 @@ import type { MqttOptions } from './options.ts'
 import type { SessionStore } from './session-store.ts'
 
 export interface MqttCounters {
+  connectionsAccepted: number
   messagesReceived: number
   messagesSent: number
   bytesReceived: number
   bytesSent: number
   publishesRefused: number
+  /** PUBLISHes the ACL did not allow (dropped; v5 told 0x87). */
+  publishesDenied: number
+  /** Topic filters of SUBSCRIBEs the ACL did not allow. */
+  subscriptionsDenied: number
   sessionRecordsSkipped: number
   sharedUndelivered: number
 }

@@ -11,6 +11,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts'
 import { MqttConnection, type ConnectionInfo, type Will } from './connection.ts'
 import type { DeliveryHost, MqttCounters } from './delivery-host.ts'
 import { publishToRecord, recordToMessage, type MqttRecordMeta, type OutgoingMessage } from './message.ts'
+import { newLimitCounters, type MqttLimitCounters } from './limits.ts'
 import { defaultMqttOptions, type MqttOptions } from './options.ts'
 import { RetainedStore } from './retained.ts'
 import { SessionStore } from './session-store.ts'
@@ -23,8 +24,16 @@ export interface AuthRequest {
   username: string | undefined
   password: Buffer | undefined
   remoteAddress: string | undefined
+  /** The verified TLS client certificate's identity, when the listener passed one. */
+  certificateIdentity: string | undefined
 }
-export type AuthDecision = { ok: true } | { ok: false; reason: 'bad-credentials' | 'not-authorized' }
+/** What a connection may do once in; consulted per PUBLISH, SUBSCRIBE and will. */
+export interface MqttPrincipal {
+  canPublish(topic: string): boolean
+  canSubscribe(filter: string): boolean
+}
+export type AuthDecision =
+  { ok: true; principal?: MqttPrincipal } | { ok: false; reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' }
 export type Authenticator = (request: AuthRequest) => AuthDecision | Promise<AuthDecision>
 
 export interface MqttFrontEndOptions {
@@ -58,14 +67,19 @@ export class MqttFrontEnd implements DeliveryHost {
   readonly retained: RetainedStore
   readonly authenticate: Authenticator | undefined
   readonly counters: MqttCounters = {
+    connectionsAccepted: 0,
     messagesReceived: 0,
     messagesSent: 0,
     bytesReceived: 0,
     bytesSent: 0,
     publishesRefused: 0,
+    publishesDenied: 0,
+    subscriptionsDenied: 0,
     sessionRecordsSkipped: 0,
     sharedUndelivered: 0,
   }
+  /** How often each limit was hit (limits.ts). */
+  readonly limitCounters: MqttLimitCounters = newLimitCounters()
   readonly sessions = new Map<string, Session>()
   readonly #connected = new Map<string, MqttConnection>()
   readonly #connections = new Set<MqttConnection>()
@@ -110,6 +124,7 @@ export class MqttFrontEnd implements DeliveryHost {
   /** Serves one client connection over any duplex stream. */
   handle(socket: Duplex, info: ConnectionInfo = {}): MqttConnection {
     const connection = new MqttConnection(this, socket, info)
+    this.counters.connectionsAccepted++
     if (this.#closing) connection.close()
     else this.#connections.add(connection)
     return connection
@@ -395,6 +410,11 @@ export class MqttFrontEnd implements DeliveryHost {
 
   connectedCount(): number {
     return this.#connected.size
+  }
+
+  /** Network connections open now, CONNECT done or not. */
+  get connectionCount(): number {
+    return this.#connections.size
   }
 
   #armExpiry(session: Session): void {

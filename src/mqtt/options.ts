@@ -21,6 +21,12 @@ export interface MqttOptions {
   connectTimeoutMs: number
   maxTopicLength: number
   maxTopicLevels: number
+  /** Sessions kept (connected, and persistent ones waiting for their client); 0: no limit. A new one past it is refused. */
+  maxSessions: number
+  /** Subscriptions one session may hold; 0: no limit. */
+  maxSubscriptionsPerClient: number
+  /** PUBLISHes per second one connection may send, with bursts of up to one second's worth; 0: no limit. */
+  maxPublishesPerSec: number
   /** How often $SYS/broker/... statistics are published; 0 disables them. */
   sysIntervalMs: number
 }
@@ -38,5 +44,8 @@ export const defaultMqttOptions: Readonly<MqttOptions> = Object.freeze({
   connectTimeoutMs: 10_000,
   maxTopicLength: 1024,
   maxTopicLevels: 32,
+  maxSessions: 100_000,
+  maxSubscriptionsPerClient: 1000,
+  maxPublishesPerSec: 0,
   sysIntervalMs: 10_000,
 })

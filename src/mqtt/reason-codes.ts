@@ -28,6 +28,7 @@ export const ReasonCode = {
   RECEIVE_MAXIMUM_EXCEEDED: 0x93,
   TOPIC_ALIAS_INVALID: 0x94,
   PACKET_TOO_LARGE: 0x95,
+  MESSAGE_RATE_TOO_HIGH: 0x96,
   QUOTA_EXCEEDED: 0x97,
   PAYLOAD_FORMAT_INVALID: 0x99,
   RETAIN_NOT_SUPPORTED: 0x9a,
@@ -36,6 +37,7 @@ export const ReasonCode = {
   SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: 0x9e,
   SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: 0xa1,
   WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: 0xa2,
+  CONNECTION_RATE_EXCEEDED: 0x9f,
 } as const
 
 export type ReasonCodeValue = (typeof ReasonCode)[keyof typeof ReasonCode]
@@ -83,6 +85,12 @@ export function toMqttReasonCode(error: unknown): number {
       return ReasonCode.SERVER_SHUTTING_DOWN
     case 'CAIRN_RECORD_INVALID':
       return ReasonCode.PAYLOAD_FORMAT_INVALID
+    case 'CAIRN_AUTH_FAILED':
+      return ReasonCode.BAD_USER_NAME_OR_PASSWORD
+    case 'CAIRN_NOT_AUTHORIZED':
+      return ReasonCode.NOT_AUTHORIZED
+    case 'CAIRN_AUTH_RATE_LIMITED':
+      return ReasonCode.CONNECTION_RATE_EXCEEDED
     default:
       return ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR
   }

@@ -32,6 +32,8 @@ export class SysTopics {
       'bytes/received': c.bytesReceived,
       'bytes/sent': c.bytesSent,
       'publish/refused': c.publishesRefused,
+      'publish/denied': c.publishesDenied,
+      'subscribe/denied': c.subscriptionsDenied,
       'retained messages/count': f.retained.size,
       'store/bytes': stats.usedBytes,
       'store/wal bytes': stats.walBytes,

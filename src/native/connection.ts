@@ -1,8 +1,11 @@
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
+import { nativeOpResources } from '../auth/native-access.ts'
+import type { AuthFailureReason, Principal } from '../auth/security-policy.ts'
 import { BrokerError, isBrokerError } from '../errors.ts'
 import { handlers, noReply, type NativeContext } from './handlers/index.ts'
 import { TurnCork } from '../util/turn-cork.ts'
+import type { TimerHandle } from '../util/clock.ts'
 import { toNativeFailure } from './status.ts'
 import { encodeFrame, FrameDecoder } from './wire/frame.ts'
 import {
@@ -16,7 +19,7 @@ import {
 } from './wire/frames.ts'
 import { isOpName, ops } from './wire/ops.ts'
 import { check } from './wire/schema.ts'
-import type { NativeFrontEnd } from './native-front-end.ts'
+import type { NativeConnectionInfo, NativeFrontEnd } from './native-front-end.ts'
 
 /**
  * One native-protocol connection: frames in, requests dispatched to their handlers (several may
@@ -34,17 +37,26 @@ export class NativeConnection implements NativeContext {
   readonly #cork: TurnCork
   readonly stickyPartitions = new Map<string, number>()
   clientId = ''
+  readonly #info: NativeConnectionInfo
+  /** Set by hello when a security policy is configured; undefined: everything is allowed. */
+  #principal: Principal | undefined
+  /** Frames that arrived while hello's credentials were being checked, handled after it. */
+  #held: unknown[] | undefined
   #version: number | undefined
+  /** Slow-loris: a connection that does not say hello in time is closed. */
+  #helloTimer: TimerHandle | undefined
   #inflight = 0
   #pausedForInflight = false
   #pausedForDrain = false
   #closed = false
 
-  constructor(frontEnd: NativeFrontEnd, duplex: Duplex, logger: Logger) {
+  constructor(frontEnd: NativeFrontEnd, duplex: Duplex, logger: Logger, info: NativeConnectionInfo = {}) {
     this.frontEnd = frontEnd
+    this.#info = { ...info, remoteAddress: info.remoteAddress ?? (duplex as { remoteAddress?: string }).remoteAddress }
     this.#duplex = duplex
     this.#cork = new TurnCork(duplex)
-    this.logger = logger
+    // Every line about this connection says whose it is.
+    this.logger = logger.child({ remoteAddress: this.#info.remoteAddress })
     this.#decoder = new FrameDecoder({
       maxFrameBytes: frontEnd.maxFrameBytes,
       onFrame: (value) => this.#onFrame(value),
@@ -57,6 +69,13 @@ export class NativeConnection implements NativeContext {
     duplex.on('error', (err) => this.logger.debug({ err }, 'native connection error'))
     duplex.on('close', () => this.#onClose())
     duplex.on('end', () => duplex.end())
+    this.#helloTimer = frontEnd.clock.setTimeout(() => {
+      this.#helloTimer = undefined
+      if (this.#version !== undefined || this.#held !== undefined || this.#closed) return
+      frontEnd.limitCounters.helloTimeouts++
+      this.#send({ id: 0, ...toNativeFailure(new BrokerError('CAIRN_TIMEOUT', 'no hello within the hello timeout')) })
+      this.close()
+    }, frontEnd.helloTimeoutMs)
   }
 
   get closed(): boolean {
@@ -76,9 +95,11 @@ export class NativeConnection implements NativeContext {
   }
 
   #onData(chunk: Buffer): void {
+    this.frontEnd.counters.bytesReceived += chunk.length
     try {
       this.#decoder.push(chunk)
     } catch (error) {
+      if (isBrokerError(error) && error.code === 'CAIRN_FRAME_TOO_LARGE') this.frontEnd.limitCounters.framesTooLarge++
       // Framing errors end the connection: the byte stream cannot be resynchronised.
       this.#send({ id: 0, ...toNativeFailure(error) })
       this.logger.info({ err: error, clientId: this.clientId }, 'native connection closed: bad frame')
@@ -87,6 +108,10 @@ export class NativeConnection implements NativeContext {
   }
 
   #onFrame(value: unknown): void {
+    if (this.#held !== undefined) {
+      this.#held.push(value)
+      return
+    }
     let request: Request
     try {
       request = parseRequest(value)
@@ -115,6 +140,12 @@ export class NativeConnection implements NativeContext {
   #hello(request: Request): void {
     try {
       if (this.#version !== undefined) throw protocolError('hello may be sent only once per connection')
+      this.#clearHelloTimer()
+      if (this.#info.overLimit !== undefined) {
+        // No code names a connection limit; this one is retriable, so a client backs off and tries again.
+        this.frontEnd.limitCounters.connectionsOverLimit++
+        throw new BrokerError('CAIRN_CONNECTION_CLOSED', this.#info.overLimit)
+      }
       const hello = parseHello(request.body)
       const version = negotiateVersion(hello.versions)
       if (version === undefined) {
@@ -122,9 +153,42 @@ export class NativeConnection implements NativeContext {
           `no common protocol version: client offers ${hello.versions.join(', ')}, broker speaks ${protocolVersions.join(', ')}`,
         )
       }
-      this.#version = version
       this.clientId = hello.clientId
-      this.#send(helloResponse(request.id, { version, maxFrameBytes: this.frontEnd.maxFrameBytes }))
+      const security = this.frontEnd.security
+      if (security === undefined) {
+        this.#version = version
+        this.#send(helloResponse(request.id, { version, maxFrameBytes: this.frontEnd.maxFrameBytes }))
+        return
+      }
+      // scrypt runs off the event loop: hold later frames (pipelined requests) and stop reading meanwhile.
+      this.#held = []
+      this.#updateFlow()
+      const credentials = {
+        username: hello.username,
+        password: hello.password === undefined ? undefined : Buffer.from(hello.password),
+        clientId: hello.clientId,
+        certificateIdentity: this.#info.certificateIdentity,
+      }
+      security.authenticate(credentials, { protocol: 'native', remoteAddress: this.#info.remoteAddress }).then(
+        (result) => {
+          if (result.ok) {
+            this.#principal = result.principal
+            this.#version = version
+            this.#send(helloResponse(request.id, { version, maxFrameBytes: this.frontEnd.maxFrameBytes }))
+          } else {
+            this.#fail(request.id, authError(result.reason))
+            this.close()
+          }
+          const held = this.#held ?? []
+          this.#held = undefined
+          if (!this.#closed && result.ok) for (const frame of held) this.#onFrame(frame)
+          this.#updateFlow()
+        },
+        (error: unknown) => {
+          this.#fail(request.id, error)
+          this.close()
+        },
+      )
     } catch (error) {
       this.#fail(request.id, error)
       this.close()
@@ -140,6 +204,7 @@ export class NativeConnection implements NativeContext {
     let reply: unknown
     try {
       const body = check(ops[op].request as (v: unknown, path: string) => unknown, request.body ?? {})
+      if (this.#principal !== undefined) for (const r of nativeOpResources(op, body)) this.#principal.check(r)
       reply = (handlers[op] as (ctx: NativeContext, body: unknown) => unknown)(this, body)
     } catch (error) {
       this.#fail(id, error)
@@ -184,6 +249,7 @@ export class NativeConnection implements NativeContext {
       this.logger.error({ err: error, id: response.id }, 'native response could not be encoded')
       frame = encodeFrame({ id: response.id, ...toNativeFailure(error) })
     }
+    this.frontEnd.counters.bytesSent += frame.length
     this.#cork.hold()
     if (!this.#duplex.write(frame)) {
       this.#pausedForDrain = true
@@ -193,16 +259,34 @@ export class NativeConnection implements NativeContext {
 
   #updateFlow(): void {
     this.#pausedForInflight = this.#inflight >= this.frontEnd.maxInflightRequests
-    if (this.#pausedForInflight || this.#pausedForDrain) this.#duplex.pause()
+    if (this.#pausedForInflight || this.#pausedForDrain || this.#held !== undefined) this.#duplex.pause()
     else if (!this.#closed) this.#duplex.resume()
+  }
+
+  #clearHelloTimer(): void {
+    if (this.#helloTimer === undefined) return
+    this.frontEnd.clock.clearTimeout(this.#helloTimer)
+    this.#helloTimer = undefined
   }
 
   #onClose(): void {
     if (this.#closed) return
     this.#closed = true
+    this.#clearHelloTimer()
     for (const listener of this.#closeListeners) listener()
     this.#closeListeners.clear()
     this.frontEnd.connectionClosed(this)
+  }
+}
+
+function authError(reason: AuthFailureReason): BrokerError {
+  switch (reason) {
+    case 'bad-credentials':
+      return new BrokerError('CAIRN_AUTH_FAILED', 'bad user name or password')
+    case 'not-authorized':
+      return new BrokerError('CAIRN_NOT_AUTHORIZED', 'credentials are required')
+    case 'rate-limited':
+      return new BrokerError('CAIRN_AUTH_RATE_LIMITED', 'too many failed attempts from this address; try later')
   }
 }
 

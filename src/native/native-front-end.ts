@@ -1,7 +1,9 @@
 import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import type { GroupCoordinator } from '../groups/group-coordinator.ts'
+import type { SecurityPolicy } from '../auth/security-policy.ts'
 import type { LogStore } from '../log/log-store.ts'
+import { newTrafficCounters } from '../observability/traffic.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import { NativeConnection } from './connection.ts'
 import type { MirrorApi } from './mirror-api.ts'
@@ -17,10 +19,33 @@ export interface NativeFrontEndOptions {
   maxFrameBytes?: number
   /** Requests one connection may have in flight before the broker stops reading it. Default 64. */
   maxInflightRequests?: number
+  /** A connection must send hello within this time, or it is closed. Default 10 s. */
+  helloTimeoutMs?: number
   producers?: Partial<ProducerOptions>
   transactions?: Partial<TransactionOptions>
   /** The upstream mirror, for mirrorStatus and mirrorTranslate; without it they answer CAIRN_REQUEST_INVALID. */
   mirror?: MirrorApi
+  /** Users and ACLs: hello must then carry acceptable credentials; without it everyone may do everything. */
+  security?: SecurityPolicy | undefined
+}
+
+/** What the listener knows about a connection's peer. */
+export interface NativeConnectionInfo {
+  remoteAddress?: string | undefined
+  /** The verified TLS client certificate's identity (CN or SAN), for authentication and ACLs. */
+  certificateIdentity?: string | undefined
+  /** Set by the listener when the gateway is over a connection limit: hello is answered with this and refused. */
+  overLimit?: string | undefined
+}
+
+/** How often each native limit was hit, as plain numbers for the metrics. */
+export interface NativeLimitCounters {
+  /** Connections closed for not sending hello within helloTimeoutMs (slow-loris). */
+  helloTimeouts: number
+  /** Hellos refused because the gateway was over a connection limit. */
+  connectionsOverLimit: number
+  /** Connections closed for a frame over maxFrameBytes. */
+  framesTooLarge: number
 }
 
 export const defaultNativeMaxFrameBytes = 8 * 1024 * 1024
@@ -37,9 +62,14 @@ export class NativeFrontEnd {
   readonly logger: Logger
   readonly maxFrameBytes: number
   readonly maxInflightRequests: number
+  readonly helloTimeoutMs: number
+  readonly limitCounters: NativeLimitCounters = { helloTimeouts: 0, connectionsOverLimit: 0, framesTooLarge: 0 }
   readonly producers: ProducerRegistry
   readonly transactions: TransactionManager
   readonly mirror: MirrorApi | undefined
+  readonly security: SecurityPolicy | undefined
+  /** Bumped in place on the hot path; read by the metrics. */
+  readonly counters = newTrafficCounters()
   readonly #connections = new Set<NativeConnection>()
   #closing = false
 
@@ -50,7 +80,9 @@ export class NativeFrontEnd {
     this.logger = options.logger ?? pino({ level: 'silent' })
     this.maxFrameBytes = options.maxFrameBytes ?? defaultNativeMaxFrameBytes
     this.maxInflightRequests = options.maxInflightRequests ?? 64
+    this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000
     this.mirror = options.mirror
+    this.security = options.security
     this.producers = new ProducerRegistry(this.store, this.clock, this.logger, options.producers)
     this.transactions = new TransactionManager(
       this.store,
@@ -63,12 +95,13 @@ export class NativeFrontEnd {
   }
 
   /** Serves one client connection until it closes. */
-  handle(duplex: Duplex): void {
+  handle(duplex: Duplex, info: NativeConnectionInfo = {}): void {
     if (this.#closing) {
       duplex.destroy()
       return
     }
-    const connection = new NativeConnection(this, duplex, this.logger)
+    this.counters.connectionsAccepted++
+    const connection = new NativeConnection(this, duplex, this.logger, info)
     this.#connections.add(connection)
   }
 

@@ -42,6 +42,9 @@ export const nativeStatus: Readonly<Record<ErrorCode, number>> = {
   CAIRN_UPSTREAM_REJECTED: 35,
   CAIRN_OFFSET_NOT_MIRRORED: 36,
   CAIRN_MIRROR_DIVERGED: 37,
+  CAIRN_AUTH_FAILED: 38,
+  CAIRN_NOT_AUTHORIZED: 39,
+  CAIRN_AUTH_RATE_LIMITED: 40,
 }
 
 export interface NativeFailure {

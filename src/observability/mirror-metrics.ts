@@ -1,8 +1,16 @@
+import type { LogStore } from '../log/log-store.ts'
 import type { LinkStatus } from '../mirror/mirror-link.ts'
 import type { MetricsRegistry, Sample } from './registry.ts'
 
-/** The mirror's numbers (mirror.md B11), read from its status when collected. */
-export function registerMirrorMetrics(registry: MetricsRegistry, mirror: { status(): LinkStatus[] }): void {
+/**
+ * The mirror's numbers (mirror.md B11), read from its status when collected. With the store, also the
+ * lag in bytes (from the store's segment index: no scan of the backlog).
+ */
+export function registerMirrorMetrics(
+  registry: MetricsRegistry,
+  mirror: { status(): LinkStatus[] },
+  store?: Pick<LogStore, 'bytesFrom'>,
+): void {
   const perPartition = (value: (p: LinkStatus['partitions'][number], now: number) => number | null) => (): Sample[] => {
     const now = Date.now()
     return mirror.status().flatMap((link) =>
@@ -20,6 +28,14 @@ export function registerMirrorMetrics(registry: MetricsRegistry, mirror: { statu
     'gauge',
     perPartition((p) => Number(p.lagRecords)),
   )
+  if (store !== undefined) {
+    registry.register(
+      'cairn_mirror_lag_bytes',
+      'Bytes of the local records not yet mirrored, as appended',
+      'gauge',
+      perPartition((p) => (p.lagRecords > 0n ? store.bytesFrom(p.stream, p.partition, p.nextLocal) : 0)),
+    )
+  }
   registry.register(
     'cairn_mirror_oldest_unmirrored_age_seconds',
     'Age of the oldest record not yet mirrored',
@@ -34,7 +50,7 @@ export function registerMirrorMetrics(registry: MetricsRegistry, mirror: { statu
   )
   registry.register(
     'cairn_mirror_gap_records_total',
-    'Local records resolved without an upstream copy (policy evict)',
+    'Local records resolved without an upstream copy (evicted by retention, poison records skipped, lost in an upstream reset)',
     'counter',
     perPartition((p) => p.gapRecords),
   )

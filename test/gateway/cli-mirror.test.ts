@@ -171,11 +171,27 @@ describe('cli - mirror translate', () => {
   })
 })
 
+describe('cli - mirror resolve', () => {
+  test('cli mirror - resolve a stopped partition; an action that does not apply is exit 1 with the choices', async () => {
+    expect(await cairn(['mirror', 'resolve', 'sensors', '0', 'skip'])).toEqual({
+      code: 0,
+      stdout: 'central: sensors/0 blocked-poison -> active (skip); next local offset 41, map epoch 0\n',
+      stderr: '',
+    })
+    const wrong = await cairn(['mirror', 'resolve', 'sensors', '0', 'rebase', '--link', 'central'])
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toMatch(/CAIRN_REQUEST_INVALID: .*rebase does not apply \(use retry or skip\)/)
+    const usage = await cairn(['mirror', 'resolve', 'sensors', '0', 'undo'])
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toMatch(/ACTION must be retry, skip, remirror, continue, rebase \(got "undo"\)/)
+  })
+})
+
 describe('cli - mirror usage', () => {
   test('cli mirror - bad arguments are usage errors (exit 2) naming the culprit', async () => {
     const cases: Array<[string[], string]> = [
-      [['mirror'], 'mirror: missing command (status, translate)'],
-      [['mirror', 'lag'], 'mirror: unknown command "lag" (status, translate)'],
+      [['mirror'], 'mirror: missing command (status, translate, resolve)'],
+      [['mirror', 'lag'], 'mirror: unknown command "lag" (status, translate, resolve)'],
       [['mirror', 'translate', 'sensors', '0'], 'mirror translate: missing OFFSET'],
       [['mirror', 'translate', 'sensors', 'x', '1'], 'PARTITION must be a non-negative integer (got "x")'],
       [['mirror', 'translate', 'sensors', '0', '-1'], "Unknown option '-1'"],

@@ -73,6 +73,9 @@ describe('cli - serve', () => {
       mqttWs: { off: true },
       native: { address: '127.0.0.1:0' },
       http: { address: '127.0.0.1:0' },
+      mqttWss: { off: true },
+      nativeTls: { off: true },
+      https: { off: true },
     })
     const listening = cairn.lines.find(byMsg('listening'))
     const anyPort = expect.stringMatching(/^127\.0\.0\.1:[1-9]\d*$/) as unknown

@@ -74,6 +74,9 @@ describe('config - resolution', () => {
       mqttWs: null,
       native: { host: null, port: 2002 },
       http: { host: null, port: 3000 },
+      mqttWss: null,
+      nativeTls: null,
+      https: null,
     })
   })
 
@@ -96,6 +99,9 @@ describe('config - resolution', () => {
       mqttWs: null,
       native: { host: '::1', port: 7884 },
       http: { host: 'gateway.local', port: 0 },
+      mqttWss: null,
+      nativeTls: null,
+      https: null,
     })
   })
 
@@ -140,7 +146,8 @@ describe('config - validation', () => {
     const { paths, messages } = problemsOf({ file: file('listeners:\n  mqqt: 1883\n') })
     expect(paths).toEqual(['listeners.mqqt'])
     expect(messages[0]).toBe(
-      'listeners.mqqt: unknown key; did you mean "mqtt"? (known: mqtt, mqttTls, mqttWs, native, http); from cairn.yaml (got 1883)',
+      'listeners.mqqt: unknown key; did you mean "mqtt"? (known: mqtt, mqttTls, mqttWs, native, http, mqttWss, nativeTls, https); ' +
+        'from cairn.yaml (got 1883)',
     )
   })
 
@@ -345,6 +352,9 @@ describe('config - listeners and TLS', () => {
       mqttWs: { host: null, port: 8083 },
       native: null,
       http: null,
+      mqttWss: null,
+      nativeTls: null,
+      https: null,
     })
     const { options } = resolve({ file: file(text), env: { CAIRN_MQTT_WS: 'off' }, flags: { mqtt: '1884' } })
     expect(options.listeners.mqttWs).toBeNull()
@@ -379,14 +389,21 @@ describe('config - listeners and TLS', () => {
     const text = 'tls:\n  certFile: file.crt\n  keyFile: file.key\n  caFile: file.ca\n  minVersion: TLSv1.3\n'
     const env = { CAIRN_TLS_KEY: 'env.key', CAIRN_TLS_CA: 'env.ca', CAIRN_MQTT_TLS: '8883' }
     const { options } = resolve({ file: file(text), env, flags: { tlsCa: 'flag.ca' } })
-    expect(options.tls).toEqual({ certFile: 'file.crt', keyFile: 'env.key', caFile: 'flag.ca', minVersion: 'TLSv1.3' })
+    expect(options.tls).toEqual({
+      ...defaults.tls,
+      certFile: 'file.crt',
+      keyFile: 'env.key',
+      caFile: 'flag.ca',
+      minVersion: 'TLSv1.3',
+    })
     expect(options.listeners.mqttTls).toEqual({ host: null, port: 8883 })
   })
 
   test('tls - bad settings name their field', () => {
     const text = 'tls:\n  certFile: ""\n  keyFile: 5\n  minVersion: TLSv1.1\n  cafile: x\n'
     expect(problemsOf({ file: file(text), flags: { tlsCa: ' ' } }).messages).toEqual([
-      'tls.cafile: unknown key; did you mean "caFile"? (known: certFile, keyFile, caFile, minVersion); from cairn.yaml (got "x")',
+      'tls.cafile: unknown key; did you mean "caFile"? (known: certFile, keyFile, caFile, minVersion, ' +
+        'ciphers, clientAuth, clientCaFile, identityFrom, handshakeTimeoutMs); from cairn.yaml (got "x")',
       'tls.certFile: must be a non-empty path, or null; from cairn.yaml (got "")',
       'tls.keyFile: must be a non-empty path, or null; from cairn.yaml (got 5)',
       'tls.minVersion: must be one of TLSv1.2, TLSv1.3; from cairn.yaml (got "TLSv1.1")',
@@ -406,7 +423,7 @@ describe('config - TLS files', () => {
       throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' })
     return content
   }
-  const settings = { certFile: 'server.crt', keyFile: 'server.key', caFile: null, minVersion: 'TLSv1.2' } as const
+  const settings = { ...defaults.tls, certFile: 'server.crt', keyFile: 'server.key' }
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cairn-tls-'))
@@ -432,7 +449,15 @@ describe('config - TLS files', () => {
 
   test('tls files - a certificate, its key and a CA are read', () => {
     const material = readTlsMaterial({ ...settings, caFile: 'ca.crt', minVersion: 'TLSv1.3' }, readFile)
-    expect(material).toEqual({ cert: server.cert, key: files.get('server.key'), ca: other.cert, minVersion: 'TLSv1.3' })
+    expect(material).toEqual({
+      cert: server.cert,
+      key: files.get('server.key'),
+      ca: other.cert,
+      minVersion: 'TLSv1.3',
+      ciphers: defaults.tls.ciphers,
+      clientAuth: 'none',
+      identityFrom: 'cn',
+    })
     expect(readTlsMaterial(settings, readFile)).not.toHaveProperty('ca')
   })
 
@@ -503,7 +528,8 @@ describe('config - MQTT', () => {
     expect(messages).toContain(
       'mqtt.maxTopicLevel: unknown key; did you mean "maxTopicLevels"? (known: sessionStream, maxPacketBytes, ' +
         'receiveMaximum, maxInflightOut, topicAliasMaximum, maxKeepaliveSec, maxSessionExpirySec, maxOfflineRecords, ' +
-        'maxPendingAppendsPerConnection, connectTimeoutMs, maxTopicLength, maxTopicLevels, sysIntervalMs); ' +
+        'maxPendingAppendsPerConnection, connectTimeoutMs, maxTopicLength, maxTopicLevels, maxSessions, ' +
+        'maxSubscriptionsPerClient, maxPublishesPerSec, sysIntervalMs); ' +
         'from cairn.yaml (got 3)',
     )
     expect(messages).toContain('mqtt.receiveMaximum: must be an integer from 1 to 65535; from cairn.yaml (got 0)')

@@ -1,5 +1,12 @@
 import { BrokerError } from '../../src/errors.ts'
-import type { LinkStatus, MirrorApi, TranslateRequest, TranslateResult } from '../../src/native/mirror-api.ts'
+import type {
+  LinkStatus,
+  MirrorApi,
+  ResolveRequest,
+  ResolveResult,
+  TranslateRequest,
+  TranslateResult,
+} from '../../src/native/mirror-api.ts'
 
 /**
  * A stand-in for the upstream mirror, for the tests of what exposes it (native ops, HTTP, CLI): fixed
@@ -8,16 +15,20 @@ import type { LinkStatus, MirrorApi, TranslateRequest, TranslateResult } from '.
  *
  * Link `central` mirrors sensors/0 to gw1.sensors/0: local records 0..39 are upstream 100..139 (local
  * 40 and 41 are not mirrored yet). sensors/1 is mirrored to gw1.sensors/1 but nothing has gone up yet.
+ * resolve() answers as for a partition blocked by a refused record: skip and retry apply, nothing else.
  */
 export const stubNowMs = 1_800_000_000_000
 
 export interface StubMirror extends MirrorApi {
   /** Every translate request, in order. */
   readonly requests: TranslateRequest[]
+  /** Every resolve request, in order. */
+  readonly resolved: ResolveRequest[]
 }
 
 export function stubMirror(): StubMirror {
   const requests: TranslateRequest[] = []
+  const resolved: ResolveRequest[] = []
   const status: LinkStatus[] = [
     {
       link: 'central',
@@ -57,7 +68,31 @@ export function stubMirror(): StubMirror {
   const notMirrored = (message: string) => new BrokerError('CAIRN_OFFSET_NOT_MIRRORED', message)
   return {
     requests,
+    resolved,
     status: () => status,
+    resolve(request: ResolveRequest): Promise<ResolveResult> {
+      resolved.push(request)
+      const { stream, partition, action } = request
+      if (action !== 'skip' && action !== 'retry') {
+        return Promise.reject(
+          new BrokerError(
+            'CAIRN_REQUEST_INVALID',
+            `central: ${stream}/${partition} is blocked-poison: ${action} does not apply (use retry or skip)`,
+          ),
+        )
+      }
+      const nextLocal = action === 'skip' ? 41n : 40n
+      return Promise.resolve({
+        link: request.link ?? 'central',
+        stream,
+        partition,
+        action,
+        previousState: 'blocked-poison',
+        state: 'active',
+        nextLocal,
+        mapEpoch: 0,
+      })
+    },
     translate(request: TranslateRequest): TranslateResult {
       requests.push(request)
       const link = request.link ?? 'central'

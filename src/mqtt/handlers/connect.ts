@@ -27,6 +27,11 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
   if (v5 && packet.properties?.receiveMaximum === 0) {
     return refuse(ReasonCode.PROTOCOL_ERROR, 'Receive Maximum of 0') // [MQTT-3.1.2-?] it must be > 0
   }
+  // Over a connection limit: refused before any work is spent on it. 3.1.1 reads 0x97 as 3, server unavailable.
+  if (connection.overLimit !== undefined) {
+    frontEnd.limitCounters.connectionsOverLimit++
+    return refuse(ReasonCode.QUOTA_EXCEEDED, connection.overLimit)
+  }
   const cleanStart = packet.clean !== false
   let clientId = packet.clientId
   let assignedClientId: string | undefined
@@ -47,14 +52,15 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
       username: packet.username,
       password: packet.password,
       remoteAddress: connection.remoteAddress,
+      certificateIdentity: connection.certificateIdentity,
     })
     if (connection.state === 'closed') return
     if (!decision.ok) {
-      return refuse(
-        decision.reason === 'bad-credentials' ? ReasonCode.BAD_USER_NAME_OR_PASSWORD : ReasonCode.NOT_AUTHORIZED,
-        decision.reason === 'bad-credentials' ? 'bad user name or password' : 'not authorized',
-      )
+      // 3.1.1 has no code for rate limiting: connackCodeV3 makes it 3, server unavailable.
+      const [code, reason] = connectRefusals[decision.reason]
+      return refuse(code, reason)
     }
+    connection.principal = decision.principal
   }
 
   if (packet.will !== undefined) {
@@ -62,7 +68,14 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
       maxLength: options.maxTopicLength,
       maxLevels: options.maxTopicLevels,
     })
-    if (!check.ok) return refuse(ReasonCode.TOPIC_NAME_INVALID, `will topic: ${check.reason}`)
+    if (!check.ok) {
+      frontEnd.limitCounters.topicsRefused++
+      return refuse(ReasonCode.TOPIC_NAME_INVALID, `will topic: ${check.reason}`)
+    }
+    // A will is a PUBLISH on the client's behalf: its topic needs write access like any other.
+    if (connection.principal?.canPublish(packet.will.topic) === false) {
+      return refuse(ReasonCode.NOT_AUTHORIZED, 'not authorized to publish to the will topic')
+    }
     connection.will = packet.will
   }
 
@@ -90,6 +103,12 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
     if (p?.topicAliasMaximum !== undefined) connection.clientTopicAliasMaximum = p.topicAliasMaximum
   }
 
+  // A new session past mqtt.maxSessions is refused; a client resuming (or replacing) its own is not.
+  const maxSessions = options.maxSessions
+  if (maxSessions > 0 && frontEnd.sessions.size >= maxSessions && !frontEnd.sessions.has(clientId)) {
+    frontEnd.limitCounters.sessionsOverLimit++
+    return refuse(ReasonCode.QUOTA_EXCEEDED, `the broker holds its maximum of ${maxSessions} sessions`)
+  }
   const { session, sessionPresent } = frontEnd.openSession(connection, cleanStart, expirySec)
   const properties: NonNullable<IConnackPacket['properties']> | undefined = v5
     ? {
@@ -110,6 +129,12 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
   connection.markConnected()
   session.attach(connection)
 }
+
+const connectRefusals = {
+  'bad-credentials': [ReasonCode.BAD_USER_NAME_OR_PASSWORD, 'bad user name or password'],
+  'not-authorized': [ReasonCode.NOT_AUTHORIZED, 'not authorized'],
+  'rate-limited': [ReasonCode.CONNECTION_RATE_EXCEEDED, 'too many failed attempts; try later'],
+} as const
 
 function sendConnack(
   connection: MqttConnection,

@@ -15,6 +15,14 @@ export function handlePublish(connection: MqttConnection, packet: IPublishPacket
   const session = connection.session
   if (session === null) return
   const v5 = connection.protocolVersion === 5
+  if (connection.publishRate?.take() === false) {
+    // PUBACK cannot carry 0x96; DISCONNECT can, and a client that floods would not slow down for a PUBACK anyway.
+    frontEnd.limitCounters.publishRateExceeded++
+    return connection.protocolFailure(
+      ReasonCode.MESSAGE_RATE_TOO_HIGH,
+      `more than ${options.maxPublishesPerSec} PUBLISHes per second`,
+    )
+  }
 
   let topic = packet.topic
   const alias = packet.properties?.topicAlias
@@ -32,12 +40,25 @@ export function handlePublish(connection: MqttConnection, packet: IPublishPacket
   }
   const check = validateTopicName(topic, { maxLength: options.maxTopicLength, maxLevels: options.maxTopicLevels })
   // [MQTT-3.3.2-2] no wildcards in a topic name; empty, too long, malformed: all end the connection.
-  if (!check.ok) return connection.protocolFailure(ReasonCode.TOPIC_NAME_INVALID, `topic name: ${check.reason}`)
+  if (!check.ok) {
+    frontEnd.limitCounters.topicsRefused++
+    return connection.protocolFailure(ReasonCode.TOPIC_NAME_INVALID, `topic name: ${check.reason}`)
+  }
 
   const qos = packet.qos
   const packetId = packet.messageId ?? 0
+  if (connection.principal?.canPublish(topic) === false) {
+    // Denied: v5 says so with 0x87; 3.1.1 has no negative acknowledgement, so the message is acknowledged
+    // and dropped [MQTT-3.3.5-2] (the other choice, closing, would only make the client send it again).
+    frontEnd.counters.publishesDenied++
+    connection.logger.debug({ topic }, 'publish not authorized')
+    if (qos === 1) sendAck(connection, 'puback', packetId, ReasonCode.NOT_AUTHORIZED, 'not authorized')
+    else if (qos === 2) sendAck(connection, 'pubrec', packetId, ReasonCode.NOT_AUTHORIZED, 'not authorized')
+    return
+  }
   if (qos > 0 && v5 && connection.incomingUnacked >= options.receiveMaximum) {
     // [MQTT-3.3.4-9] more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum.
+    frontEnd.limitCounters.receiveMaximumExceeded++
     return connection.protocolFailure(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded')
   }
   if (qos === 2 && (session.qos2Received.has(packetId) || connection.qos2Pending.has(packetId))) {

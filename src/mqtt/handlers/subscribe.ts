@@ -34,6 +34,7 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
     }
     const check = validateTopicFilter(filter, limits)
     if (!check.ok) {
+      frontEnd.limitCounters.topicsRefused++
       granted.push(v5 ? ReasonCode.TOPIC_FILTER_INVALID : SUBACK_FAILURE_V3)
       continue
     }
@@ -42,6 +43,14 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
       // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
       return connection.protocolFailure(ReasonCode.PROTOCOL_ERROR, 'No Local on a shared subscription')
     }
+    // Checked on the filter that matches (a share's or a replay's inner one): a read rule must cover
+    // every topic it can match, so no delivery needs its own check.
+    if (connection.principal?.canSubscribe(shared?.filter ?? filter) === false) {
+      frontEnd.counters.subscriptionsDenied++
+      connection.logger.debug({ filter }, 'subscribe not authorized')
+      granted.push(v5 ? ReasonCode.NOT_AUTHORIZED : SUBACK_FAILURE_V3)
+      continue
+    }
     const replayStart = replaySpec === undefined ? undefined : parseReplaySpec(replaySpec, now)
     if (replaySpec !== undefined && (replayStart === undefined || shared !== null)) {
       granted.push(v5 ? ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR : SUBACK_FAILURE_V3)
@@ -49,6 +58,13 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
     }
     const previous = session.subscriptions.get(filter)
     const existed = previous !== undefined
+    const maxSubscriptions = frontEnd.options.maxSubscriptionsPerClient
+    if (!existed && maxSubscriptions > 0 && session.subscriptions.size >= maxSubscriptions) {
+      // Replacing one of its filters is still allowed; only a new one past the quota is refused.
+      frontEnd.limitCounters.subscriptionsOverLimit++
+      granted.push(v5 ? ReasonCode.QUOTA_EXCEEDED : SUBACK_FAILURE_V3)
+      continue
+    }
     const sub: Subscription = {
       filter,
       matchFilter: shared?.filter ?? filter,

@@ -70,6 +70,7 @@ function readAll(ctx: NativeContext, body: OpRequest<'fetch'>): { response: Fetc
       }
     }
   })
+  ctx.frontEnd.counters.messagesSent += records
   return { response: { partitions }, records }
 }
 

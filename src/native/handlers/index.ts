@@ -12,7 +12,7 @@ import {
   handleResetOffsets,
 } from './groups.ts'
 import { handleListOffsets } from './list-offsets.ts'
-import { handleMirrorStatus, handleMirrorTranslate } from './mirror.ts'
+import { handleMirrorResolve, handleMirrorStatus, handleMirrorTranslate } from './mirror.ts'
 import { handleProduce } from './produce.ts'
 import { handleAlterStream, handleCreateStream, handleDeleteStream, handleMetadata } from './streams.ts'
 import { handleInitProducer, handleTxnAddOffsets, handleTxnBegin, handleTxnEnd } from './transactions.ts'
@@ -58,4 +58,5 @@ export const handlers: { [K in OpName]: Handler<K> } = {
   deleteGroup: handleDeleteGroup,
   mirrorStatus: handleMirrorStatus,
   mirrorTranslate: handleMirrorTranslate,
+  mirrorResolve: handleMirrorResolve,
 }

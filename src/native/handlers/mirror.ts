@@ -1,4 +1,4 @@
-import { noMirror, type MirrorApi, type TranslateRequest } from '../mirror-api.ts'
+import { noMirror, type MirrorApi, type ResolveRequest, type TranslateRequest } from '../mirror-api.ts'
 import type { NativeFrontEnd } from '../native-front-end.ts'
 import type { Handler } from './index.ts'
 
@@ -24,4 +24,11 @@ export const handleMirrorTranslate: Handler<'mirrorTranslate'> = ({ frontEnd }, 
   }
   if (body.link !== undefined) request.link = body.link
   return mirrorOf(frontEnd).translate(request)
+}
+
+/** An operator's answer to a partition the mirror stopped; CAIRN_REQUEST_INVALID when the action does not apply. */
+export const handleMirrorResolve: Handler<'mirrorResolve'> = async ({ frontEnd }, body) => {
+  const request: ResolveRequest = { stream: body.stream, partition: body.partition, action: body.action }
+  if (body.link !== undefined) request.link = body.link
+  return await mirrorOf(frontEnd).resolve(request)
 }

@@ -68,6 +68,7 @@ export const handleProduce: Handler<'produce'> = (ctx, body) => {
   const durability: Durability | undefined = body.acks === 1 ? 'os' : undefined
   const reply = new ProduceReply()
   body.batches.forEach((batch, index) => {
+    ctx.frontEnd.counters.messagesReceived += batch.records.length
     try {
       if (producer === undefined) appendPartitioned(ctx, reply, index, batch, durability)
       else if (body.transactional === true) addToTransaction(ctx, reply, index, batch, producer)

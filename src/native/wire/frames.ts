@@ -25,7 +25,8 @@ import { describeWireValue as describe } from './schema.ts'
 
   ; the first request on a connection; the server answers with the highest common version
   hello-request  = { v: 1, id: uint32, op: "hello", body: hello }
-  hello          = { versions: [+ uint], clientId: tstr }
+  hello          = { versions: [+ uint], clientId: tstr,
+                     ? username: tstr, ? password: bstr / tstr }  ; when the broker requires users
   hello-response = { id: uint32, status: 0, body: hello-reply }
   hello-reply    = { version: uint, maxFrameBytes: uint32 }
 
@@ -60,6 +61,8 @@ export interface Response {
 export interface Hello {
   versions: number[]
   clientId: string
+  username?: string
+  password?: Uint8Array | string
 }
 
 export interface HelloReply {
@@ -146,10 +149,20 @@ export function parseHello(body: unknown): Hello {
   if (!Array.isArray(versions) || versions.length === 0) {
     throw invalid('hello', 'body.versions', 'a non-empty array', versions)
   }
-  return {
+  const hello: Hello = {
     versions: versions.map((v: unknown, i) => uint('hello', `body.versions[${i}]`, v)),
     clientId: text('hello', 'body.clientId', m['clientId']),
   }
+  if (m['username'] !== undefined) hello.username = text('hello', 'body.username', m['username'])
+  const password = m['password']
+  if (password !== undefined) {
+    // Never echoed in the error: it may be a real password sent in the wrong shape.
+    if (typeof password !== 'string' && !(password instanceof Uint8Array)) {
+      throw invalid('hello', 'body.password', 'a byte or text string', typeof password)
+    }
+    hello.password = password
+  }
+  return hello
 }
 
 /** Validates the body of a hello response. */
@@ -171,8 +184,16 @@ export function negotiateVersion(
   return best
 }
 
-export function helloRequest(id: number, clientId: string, versions: readonly number[] = protocolVersions): Request {
-  return { v: 1, id, op: 'hello', body: { versions: [...versions], clientId } }
+export function helloRequest(
+  id: number,
+  clientId: string,
+  versions: readonly number[] = protocolVersions,
+  credentials: { username?: string; password?: Uint8Array | string } = {},
+): Request {
+  const body: Record<string, unknown> = { versions: [...versions], clientId }
+  if (credentials.username !== undefined) body['username'] = credentials.username
+  if (credentials.password !== undefined) body['password'] = credentials.password
+  return { v: 1, id, op: 'hello', body }
 }
 
 export function helloResponse(id: number, reply: HelloReply): Response {

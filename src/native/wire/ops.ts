@@ -144,6 +144,13 @@ import {
                           clamped: bool }   ; positions: beyond the mirror frontier, answered with the frontier
   ; a record without an image (not mirrored yet, a gap, not ours upstream) or a partition the link does
   ; not mirror: CAIRN_OFFSET_NOT_MIRRORED
+  mirrorResolve-req = { ? link: tstr, stream: tstr, partition: uint,
+                        action: "retry" / "skip" / "remirror" / "continue" / "rebase" }
+                        ; blocked-poison: retry / skip; paused-upstream-reset: remirror / continue;
+                        ; paused-stream-recreated: remirror; diverged: rebase. Any other pair, or an
+                        ; active partition: CAIRN_REQUEST_INVALID naming the actions that apply
+  mirrorResolve-res = { link: tstr, stream: tstr, partition: uint, action: tstr,
+                        previousState: tstr, state: tstr, nextLocal: offset, mapEpoch: uint }
 */
 
 export const wireError = struct({ code: text, message: text, retriable: bool })
@@ -253,6 +260,7 @@ const linkStatus = struct({
 
 const translateKind = literal('record', 'position')
 const translateDirection = literal('to-upstream', 'to-local')
+const resolveAction = literal('retry', 'skip', 'remirror', 'continue', 'rebase')
 
 /** Every v1 operation: its request body schema and its response body schema. */
 export const ops = {
@@ -449,6 +457,19 @@ export const ops = {
       from: offset,
       to: offset,
       clamped: bool,
+    }),
+  },
+  mirrorResolve: {
+    request: struct({ link: optional(text), stream: text, partition: uint, action: resolveAction }),
+    response: struct({
+      link: text,
+      stream: text,
+      partition: uint,
+      action: text,
+      previousState: text,
+      state: text,
+      nextLocal: offset,
+      mapEpoch: uint,
     }),
   },
 } as const

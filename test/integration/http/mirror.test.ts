@@ -139,6 +139,43 @@ describe('http - mirror', () => {
     expect(post.headers.get('allow')).toMatch(/GET/)
   })
 
+  it('resolve: an operator action on a stopped partition; a wrong action or body is 400 naming the field', async () => {
+    const h = await startHttp({ mirror: stubMirror() })
+    const resolve = (body: unknown) =>
+      h.json('/api/v1/mirror/resolve', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const ok = await resolve({ stream: 'sensors', partition: 0, action: 'skip', link: 'central' })
+    expect(ok.status).toBe(200)
+    expect(ok.body).toEqual({
+      link: 'central',
+      stream: 'sensors',
+      partition: 0,
+      action: 'skip',
+      previousState: 'blocked-poison',
+      state: 'active',
+      nextLocal: 41,
+      mapEpoch: 0,
+    })
+    const wrong = await resolve({ stream: 'sensors', partition: 0, action: 'remirror' })
+    expect(wrong.status).toBe(400)
+    expect(wrong.body.error.message).toMatch(/remirror does not apply \(use retry or skip\)/)
+    const cases: Array<[unknown, RegExp]> = [
+      [{ partition: 0, action: 'skip' }, /^stream must be a stream name/],
+      [{ stream: 'sensors', action: 'skip' }, /^partition is required/],
+      [{ stream: 'sensors', partition: 0, action: 'undo' }, /^action must be retry, skip, remirror, continue, rebase/],
+      [{ stream: 'sensors', partition: 0, action: 'skip', link: '' }, /^link must be a non-empty string/],
+    ]
+    for (const [body, message] of cases) {
+      const { status, body: answer } = await resolve(body)
+      expect({ body, status, code: answer.error.code }).toEqual({ body, status: 400, code: 'CAIRN_REQUEST_INVALID' })
+      expect(answer.error.message).toMatch(message)
+    }
+    expect((await h.call('/api/v1/mirror/resolve')).status).toBe(405)
+  })
+
   it('without a mirror both endpoints answer 400 CAIRN_REQUEST_INVALID, saying so', async () => {
     const h = await startHttp()
     for (const path of ['/api/v1/mirror/status', translate('stream=sensors&partition=0&offset=1')]) {

@@ -7,7 +7,7 @@ import { startNativeBroker, type NativeBroker } from '../../helpers/native-broke
 import { RawNativePeer } from '../../helpers/raw-native.ts'
 import { stubMirror, stubNowMs, type StubMirror } from '../../helpers/stub-mirror.ts'
 
-// The native mirrorStatus and mirrorTranslate operations, frame by frame and through the client's
+// The native mirrorStatus, mirrorTranslate and mirrorResolve operations, frame by frame and through the client's
 // admin. The mirror behind them is a stand-in (test/helpers/stub-mirror.ts) with fixed answers: these
 // tests check the exposure (wire shapes, errors), the real mirror is tested in its own suites.
 
@@ -150,7 +150,7 @@ describe('native - mirror operations', () => {
     }
   })
 
-  test('native mirror - client admin: mirrorStatus and mirrorTranslate, errors as BrokerError', async () => {
+  test('native mirror - client admin: mirrorStatus, mirrorTranslate and mirrorResolve, errors as BrokerError', async () => {
     const client = new CairnClient({ port: broker.port })
     const noMirror = new CairnClient({ port: bare.port })
     try {
@@ -182,6 +182,22 @@ describe('native - mirror operations', () => {
         code: 'CAIRN_REQUEST_INVALID',
         message: expect.stringMatching(/no mirror is configured/) as string,
       })
+      const resolved = await admin.mirrorResolve({ stream: 'sensors', partition: 0, action: 'skip' })
+      expect(resolved).toEqual({
+        link: 'central',
+        stream: 'sensors',
+        partition: 0,
+        action: 'skip',
+        previousState: 'blocked-poison',
+        state: 'active',
+        nextLocal: 41n,
+        mapEpoch: 0,
+      })
+      await expect(admin.mirrorResolve({ stream: 'sensors', partition: 0, action: 'rebase' })).rejects.toMatchObject({
+        code: 'CAIRN_REQUEST_INVALID',
+        message: expect.stringMatching(/rebase does not apply \(use retry or skip\)/) as string,
+      })
+      expect(mirror.resolved.at(-1)).toEqual({ stream: 'sensors', partition: 0, action: 'rebase' })
     } finally {
       await client.close()
       await noMirror.close()

@@ -1,15 +1,15 @@
-import { pino } from 'pino'
-import { describe, expect, onTestFinished, test } from 'vitest'
-import type { LogStore } from '../../../src/log/log-store.ts'
+import { describe, expect, test } from 'vitest'
 import { FakeSink } from '../../../src/mirror/fake-sink.ts'
-import type { KafkaSink } from '../../../src/mirror/kafka-sink.ts'
-import {
-  defaultLinkSettings,
-  Mirror,
-  type MirrorLinkConfig,
-  type MirrorStreamRule,
-} from '../../../src/mirror/mirror.ts'
+import { Mirror, type MirrorStreamRule } from '../../../src/mirror/mirror.ts'
 import { parseProvenance } from '../../../src/mirror/replication-policy.ts'
+import {
+  fakeLink,
+  fakeSession,
+  mirroredOffsets,
+  produceRecords,
+  silentLogger,
+  startFakeMirror,
+} from '../../helpers/fake-mirror.ts'
 import { bytes, openTempStore, text } from '../../helpers/temp-store.ts'
 import { until } from '../../helpers/wait.ts'
 
@@ -17,72 +17,21 @@ import { until } from '../../helpers/wait.ts'
 // refuse a batch; test/integration/mirror covers the real Kafka protocol). The store uses a fake
 // clock for retention; the mirror runs on real time with millisecond backoff.
 
-const logger = pino({ level: 'silent' })
-
-function link(streams: MirrorStreamRule[] = []): MirrorLinkConfig {
-  return {
-    ...defaultLinkSettings,
-    name: 'central',
-    gatewayAlias: 'gw1',
-    streams,
-    batchMaxRecords: 50,
-    recoveryGraceMs: 0,
-    backoff: { baseMs: 1, capMs: 20, authCapMs: 20, stableAfterMs: 1000 },
-  }
-}
-
-/** One session's view of the fake cluster: closing it (as a mirror does) leaves the cluster's data alone. */
-function session(sink: FakeSink): KafkaSink {
-  return {
-    connect: () => sink.connect(),
-    partitionCount: (topic) => sink.partitionCount(topic),
-    send: (topic, partition, records) => sink.send(topic, partition, records),
-    offsets: (topic, partition) => sink.offsets(topic, partition),
-    read: (topic, partition, from, until, max) => sink.read(topic, partition, from, until, max),
-    close: async () => {},
-  }
-}
-
-function startMirror(store: LogStore, sink: FakeSink, config = link()): Mirror {
-  const mirror = new Mirror({ store, links: [config], sinkFor: () => session(sink), logger })
-  mirror.prepare()
-  mirror.start()
-  onTestFinished(() => mirror.close())
-  return mirror
-}
-
-async function produce(store: LogStore, stream: string, partition: number, count: number, from = 0): Promise<void> {
-  const records = Array.from({ length: count }, (_, i) => ({
-    key: bytes(`k${from + i}`),
-    value: bytes(`v${from + i}`),
-  }))
-  await store.append(stream, partition, records)
-}
-
-/** Upstream records of one partition as local offsets (from provenance), checking they are ours and in order. */
-function mirroredOffsets(sink: FakeSink, topic: string, partition: number): bigint[] {
-  return sink.records(topic, partition).map((r) => {
-    const p = parseProvenance(r.headers)
-    if (p === undefined || p.gatewayAlias !== 'gw1') throw new Error(`upstream record ${r.offset} is not ours`)
-    return p.offset
-  })
-}
-
 const range = (n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(i))
 
 describe('mirror', () => {
   test('mirror - every record goes up once, in order, with provenance, and the map is exact', async () => {
     const { store } = openTempStore()
     store.createStream('sensors', { partitions: 2 })
-    await produce(store, 'sensors', 0, 120)
-    await produce(store, 'sensors', 1, 30)
+    await produceRecords(store, 'sensors', 0, 120)
+    await produceRecords(store, 'sensors', 1, 30)
     const sink = new FakeSink()
-    const mirror = startMirror(store, sink)
+    const mirror = startFakeMirror(store, sink)
     await until(
       () => sink.records('gw1.sensors', 0).length === 120 && sink.records('gw1.sensors', 1).length === 30,
       'backlog',
     )
-    await produce(store, 'sensors', 0, 5, 120)
+    await produceRecords(store, 'sensors', 0, 5, 120)
     await until(() => mirror.status()[0]?.partitions.find((p) => p.partition === 0)?.nextLocal === 125n, 'live records')
     expect(mirroredOffsets(sink, 'gw1.sensors', 0)).toEqual(range(125))
     const upstream = sink.records('gw1.sensors', 0)[7]
@@ -105,10 +54,10 @@ describe('mirror', () => {
   test('mirror - a lost ack is reconciled by reading upstream: nothing is sent twice', async () => {
     const { store } = openTempStore()
     store.createStream('s')
-    await produce(store, 's', 0, 100)
+    await produceRecords(store, 's', 0, 100)
     const sink = new FakeSink()
     sink.failNext('uncertain-appended', { times: 2 })
-    startMirror(store, sink)
+    startFakeMirror(store, sink)
     await until(() => sink.records('gw1.s', 0).length >= 100, 'mirroring')
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(100))
@@ -117,10 +66,10 @@ describe('mirror', () => {
   test('mirror - an uncertain send that did not arrive is sent again, once', async () => {
     const { store } = openTempStore()
     store.createStream('s')
-    await produce(store, 's', 0, 60)
+    await produceRecords(store, 's', 0, 60)
     const sink = new FakeSink()
     sink.failNext('uncertain-not-appended', { times: 3 })
-    startMirror(store, sink)
+    startFakeMirror(store, sink)
     await until(() => sink.records('gw1.s', 0).length >= 60, 'mirroring')
     expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(60))
   })
@@ -128,11 +77,11 @@ describe('mirror', () => {
   test('mirror - after a crash between send and confirm, a new mirror confirms what arrived without resending', async () => {
     const { store } = openTempStore()
     store.createStream('s')
-    await produce(store, 's', 0, 10)
+    await produceRecords(store, 's', 0, 10)
     const sink = new FakeSink()
     // The batch arrives but its ack is lost, and reconciliation cannot run: the intent stays open.
     sink.failNext('uncertain-appended').failNext('unavailable', { op: 'offsets', times: 1_000_000 })
-    const first = new Mirror({ store, links: [link()], sinkFor: () => session(sink), logger })
+    const first = new Mirror({ store, links: [fakeLink()], sinkFor: () => fakeSession(sink), logger: silentLogger })
     first.prepare()
     first.start()
     await until(() => sink.calls.some((c) => c.op === 'offsets'), 'a reconciliation attempt')
@@ -140,8 +89,8 @@ describe('mirror', () => {
     expect(sink.records('gw1.s', 0)).toHaveLength(10)
     expect(first.status()[0]?.partitions[0]).toMatchObject({ nextLocal: 0n })
     sink.clearFaults()
-    const restarted = startMirror(store, sink)
-    await produce(store, 's', 0, 5, 10)
+    const restarted = startFakeMirror(store, sink)
+    await produceRecords(store, 's', 0, 5, 10)
     await until(() => restarted.status()[0]?.partitions[0]?.nextLocal === 15n, 'the rest')
     expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(15))
     expect(
@@ -155,42 +104,45 @@ describe('mirror', () => {
   test('mirror - an uncertain batch is read back only after the recovery grace', async () => {
     const { store } = openTempStore()
     store.createStream('s', { partitions: 2 })
-    await produce(store, 's', 0, 10)
+    await produceRecords(store, 's', 0, 10)
     const sink = new FakeSink()
     sink.failNext('uncertain-appended', { partition: 0 })
     const sentAt = Date.now()
-    startMirror(store, sink, { ...link(), recoveryGraceMs: 300 })
+    startFakeMirror(store, sink, { ...fakeLink(), recoveryGraceMs: 300 })
     await until(() => sink.calls.some((c) => c.op === 'offsets'), 'the read-back')
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(250)
-    await produce(store, 's', 1, 3)
+    await produceRecords(store, 's', 1, 3)
     await until(() => sink.records('gw1.s', 1).length === 3, 'the other partition')
     await until(() => sink.records('gw1.s', 0).length === 10, 'partition 0')
     expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(10))
   })
 
-  test('mirror - a refused batch blocks its partition only', async () => {
+  test('mirror - a refused record blocks its partition only, exactly at that record', async () => {
     const { store } = openTempStore()
     store.createStream('s', { partitions: 2 })
-    await produce(store, 's', 0, 5)
-    await produce(store, 's', 1, 5)
-    const sink = new FakeSink()
-    sink.failNext('rejected', { partition: 0, kafkaError: 'MESSAGE_TOO_LARGE' })
-    const mirror = startMirror(store, sink)
+    await produceRecords(store, 's', 0, 5)
+    await store.append('s', 0, [{ key: null, value: new Uint8Array(4000) }])
+    await produceRecords(store, 's', 0, 5, 6)
+    await produceRecords(store, 's', 1, 5)
+    // The whole batch is refused; its records then go one at a time up to the refused one.
+    const sink = new FakeSink({ maxRecordBytes: 1000 })
+    const mirror = startFakeMirror(store, sink)
     await until(() => sink.records('gw1.s', 1).length === 5, 'partition 1')
     await until(
       () => mirror.status()[0]?.partitions.find((p) => p.partition === 0)?.state === 'blocked-poison',
       'block',
     )
-    expect(sink.records('gw1.s', 0)).toHaveLength(0)
+    expect(mirroredOffsets(sink, 'gw1.s', 0)).toEqual(range(5))
+    expect(mirror.status()[0]?.partitions.find((p) => p.partition === 0)?.nextLocal).toBe(5n)
   })
 
   test('mirror - policy block: retention keeps what is not mirrored yet', async () => {
     const { store, clock } = openTempStore({ segment: { segmentRecords: 10 } })
     store.createStream('s', { retentionMs: 1000 })
-    await produce(store, 's', 0, 50)
+    await produceRecords(store, 's', 0, 50)
     const sink = new FakeSink()
     sink.down = true
-    startMirror(store, sink)
+    startFakeMirror(store, sink)
     clock.advance(5000)
     await store.runMaintenance()
     expect(store.earliestOffset('s', 0)).toBe(0n)
@@ -202,12 +154,12 @@ describe('mirror', () => {
   test('mirror - policy evict: records retention removed first are a counted gap, announced on the next record', async () => {
     const { store, clock } = openTempStore({ segment: { segmentRecords: 10 } })
     store.createStream('s', { retentionMs: 1000 })
-    await produce(store, 's', 0, 30)
+    await produceRecords(store, 's', 0, 30)
     const sink = new FakeSink()
     sink.down = true
-    const mirror = startMirror(store, sink, link([{ match: '*', policy: { kind: 'evict' }, priority: 0 }]))
+    const mirror = startFakeMirror(store, sink, fakeLink([{ match: '*', policy: { kind: 'evict' }, priority: 0 }]))
     clock.advance(5000)
-    await produce(store, 's', 0, 5, 30)
+    await produceRecords(store, 's', 0, 5, 30)
     await store.runMaintenance()
     const start = store.earliestOffset('s', 0)
     expect(start).toBeGreaterThan(0n)
@@ -227,9 +179,9 @@ describe('mirror', () => {
     const holdWith = (policy: MirrorStreamRule['policy']): bigint | null => {
       const mirror = new Mirror({
         store,
-        links: [link([{ match: '*', policy, priority: 0 }])],
-        sinkFor: () => session(new FakeSink()),
-        logger,
+        links: [fakeLink([{ match: '*', policy, priority: 0 }])],
+        sinkFor: () => fakeSession(new FakeSink()),
+        logger: silentLogger,
       })
       mirror.prepare()
       return store.retentionHold('s', 0)
@@ -242,14 +194,14 @@ describe('mirror', () => {
   test('mirror - a stream deleted and created again is not mirrored from its old cursor: the partition pauses', async () => {
     const { store, clock } = openTempStore()
     store.createStream('s')
-    await produce(store, 's', 0, 20)
+    await produceRecords(store, 's', 0, 20)
     const sink = new FakeSink()
-    const mirror = startMirror(store, sink)
+    const mirror = startFakeMirror(store, sink)
     await until(() => mirror.status()[0]?.partitions[0]?.nextLocal === 20n, 'the first incarnation')
     store.deleteStream('s')
     clock.advance(1000)
     store.createStream('s')
-    await produce(store, 's', 0, 30)
+    await produceRecords(store, 's', 0, 30)
     await until(() => mirror.status()[0]?.partitions[0]?.state === 'paused-stream-recreated', 'the pause')
     expect(sink.records('gw1.s', 0)).toHaveLength(20)
   })
@@ -258,13 +210,13 @@ describe('mirror', () => {
     const { store } = openTempStore()
     store.createStream('bulk')
     store.createStream('alarms')
-    for (let i = 0; i < 10; i++) await produce(store, 'bulk', 0, 50, i * 50)
-    await produce(store, 'alarms', 0, 3)
+    for (let i = 0; i < 10; i++) await produceRecords(store, 'bulk', 0, 50, i * 50)
+    await produceRecords(store, 'alarms', 0, 3)
     const sink = new FakeSink()
-    startMirror(
+    startFakeMirror(
       store,
       sink,
-      link([
+      fakeLink([
         { match: 'alarms', policy: { kind: 'block' }, priority: 10 },
         { match: '*', policy: { kind: 'block' }, priority: 0 },
       ]),

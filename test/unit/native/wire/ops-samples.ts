@@ -212,4 +212,17 @@ export const samples: { [K in OpName]: { request: OpRequest<K>; response: OpResp
       clamped: false,
     },
   },
+  mirrorResolve: {
+    request: { link: 'central', stream: 'sensors', partition: 0, action: 'skip' },
+    response: {
+      link: 'central',
+      stream: 'sensors',
+      partition: 0,
+      action: 'skip',
+      previousState: 'blocked-poison',
+      state: 'active',
+      nextLocal: 13n,
+      mapEpoch: 0,
+    },
+  },
 }
