@@ -6,7 +6,7 @@ export const clientCommandsHelp = `  produce  write records to a stream, one per
   consume  read records from a stream (to its end, or --follow)
   streams  list | create | describe | delete streams
   groups   list | describe consumer groups, or reset their offsets
-  mirror   status of the upstream mirror, or translate an offset between the gateway and Kafka
+  mirror   status of the upstream mirror, translate an offset between the gateway and Kafka, resolve a stopped partition
   status   one screen about the broker: listeners, clients, streams, groups, mirror links (HTTP API)`
 
 // The same columns as serve's options in config.ts.
