@@ -19,7 +19,11 @@ export interface OpenDatabaseOptions {
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
   let db: SqliteDatabase
   try {
-    db = new Database(file, options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding })
+    // No waiting on locks while opening: a file another process holds is refused at once (holdExclusively).
+    db = new Database(file, {
+      timeout: 0,
+      ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
+    })
   } catch (cause) {
     throw storageError(cause, `open database ${file}`)
   }
@@ -37,12 +41,34 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): S
     // We own checkpointing (see checkpointer.ts): SQLite's automatic one runs inside a commit.
     db.pragma('wal_autocheckpoint = 0')
     db.pragma('synchronous = FULL')
-    db.pragma('busy_timeout = 5000')
     db.pragma(`cache_size = -${options.cacheKib ?? 8192}`)
     db.pragma('foreign_keys = OFF')
+    holdExclusively(db)
+    db.pragma('busy_timeout = 5000')
     return db
   } catch (cause) {
     db.close()
-    throw storageError(cause, `open database ${file}`)
+    throw (cause as { code?: unknown }).code === 'SQLITE_BUSY'
+      ? inUse(file, cause)
+      : storageError(cause, `open database ${file}`)
   }
+}
+
+function inUse(file: string, cause: unknown): BrokerError {
+  return new BrokerError(
+    'CAIRN_STORAGE_BUSY',
+    `database ${file} is in use by another process (is another cairn serve running on this data directory?)`,
+    { cause, details: { sqliteCode: 'SQLITE_BUSY' } },
+  )
+}
+
+/**
+ * One broker per database: a second process writing the same file would hand out the same offsets
+ * from its own in-memory state. EXCLUSIVE locking keeps SQLite's write lock for the life of the
+ * connection (the OS drops it when the process dies, kill -9 included), so a second open fails at
+ * once instead of corrupting the log. It also keeps the WAL index in memory (no -shm file).
+ */
+function holdExclusively(db: SqliteDatabase): void {
+  db.pragma('locking_mode = EXCLUSIVE')
+  db.exec('BEGIN IMMEDIATE; COMMIT')
 }

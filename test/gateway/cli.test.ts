@@ -168,4 +168,19 @@ describe('cli - serve', () => {
     expect(fatal?.err).toMatchObject({ code: expect.stringMatching(/^CAIRN_STORAGE_/) as unknown })
     expect(cairn.lines.some(byMsg('listening'))).toBe(false)
   })
+
+  test('serve - a second broker on the same data directory exits 1 at once; the first goes on', async () => {
+    const dataDir = join(tempDir(), 'data')
+    const first = startCairn(['serve', '--data-dir', dataDir, ...anyPorts])
+    await first.waitForLine(byMsg('listening'))
+    const second = startCairn(['serve', '--data-dir', dataDir, ...anyPorts])
+    expect(await second.exited).toEqual({ code: 1, signal: null })
+    const fatal = second.lines.find((line) => line.level === 60)
+    expect(fatal?.err).toMatchObject({
+      code: 'CAIRN_STORAGE_BUSY',
+      message: expect.stringContaining('in use by another process') as unknown,
+    })
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toEqual({ code: 0, signal: null })
+  })
 })

@@ -24,14 +24,20 @@ function recordingLogger() {
   return { logger, lines }
 }
 
+const cleanShutdownSql = "SELECT value FROM cairn_meta WHERE name = 'clean_shutdown'"
+
+/** The flag of a closed store's file. */
 function cleanShutdownFlag(file: string): unknown {
   const db = new Database(file, { readonly: true })
   try {
-    return db.prepare("SELECT value FROM cairn_meta WHERE name = 'clean_shutdown'").pluck().get()
+    return db.prepare(cleanShutdownSql).pluck().get()
   } finally {
     db.close()
   }
 }
+
+/** The flag of an open store, through its own connection: it holds the file exclusively. */
+const openStoreFlag = (store: LogStore): unknown => store.database.prepare(cleanShutdownSql).pluck().get()
 
 describe('checkpoint - WAL', () => {
   test('checkpoint - TRUNCATE empties the WAL; the records stay readable', async () => {
@@ -65,7 +71,7 @@ describe('checkpoint - shutdown and open', () => {
     const file = temp.store.file
     temp.store.createStream('s')
     await temp.store.append('s', 0, [{ value: bytes('x') }])
-    expect(cleanShutdownFlag(file)).toBe(0)
+    expect(openStoreFlag(temp.store)).toBe(0)
     await temp.store.close()
     expect(existsSync(`${file}-wal`)).toBe(false)
     expect(cleanShutdownFlag(file)).toBe(1)
@@ -74,7 +80,7 @@ describe('checkpoint - shutdown and open', () => {
     const { logger, lines } = recordingLogger()
     const store = await temp.reopen({ logger })
     expect(lines.find((l) => l['msg'] === 'log store opened')).toMatchObject({ cleanShutdown: true, streams: 1 })
-    expect(cleanShutdownFlag(file)).toBe(0)
+    expect(openStoreFlag(store)).toBe(0)
     expect(store.read('s', 0, 0n).records.map((r) => text(r.value))).toEqual(['x'])
   })
 
@@ -136,5 +142,19 @@ describe('checkpoint - shutdown and open', () => {
       code: 'CAIRN_STORAGE_FAILED',
       message: expect.stringContaining('newer') as string,
     })
+  })
+})
+
+describe('open - one broker per database', () => {
+  test('open - a second open of a store in use is refused at once; after close it opens', async () => {
+    const temp = openTempStore()
+    const second = thrownBy(() => LogStore.open({ dataDir: temp.dir, clock: temp.clock }))
+    expect(second).toMatchObject({
+      code: 'CAIRN_STORAGE_BUSY',
+      message: expect.stringContaining('in use by another process') as string,
+    })
+    await temp.store.close()
+    const again = LogStore.open({ dataDir: temp.dir, clock: temp.clock })
+    await again.close()
   })
 })
