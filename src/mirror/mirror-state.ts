@@ -39,6 +39,14 @@ export interface Intent {
 
 export type GapReason = 'retention-evict' | 'poison-skip' | 'upstream-reset-loss'
 
+export interface GapTotal {
+  link: string
+  stream: string
+  partition: number
+  reason: GapReason
+  records: number
+}
+
 export interface Gap {
   localStart: bigint
   localEnd: bigint
@@ -72,6 +80,7 @@ export class MirrorState {
   readonly #insertGap: Database.Statement
   readonly #selectGaps: Database.Statement
   readonly #gapTotals: Database.Statement
+  readonly #gapTotalsByReason: Database.Statement
 
   constructor(db: SqliteDatabase) {
     db.exec(`
@@ -115,6 +124,9 @@ export class MirrorState {
     )
     this.#selectGaps = db.prepare(
       'SELECT local_start, local_end, reason, detected_ms FROM mirror_gap WHERE link_id = ? AND stream = ? AND partition = ? ORDER BY local_start',
+    )
+    this.#gapTotalsByReason = db.prepare(
+      'SELECT link_id, stream, partition, reason, SUM(local_end - local_start + 1) AS records FROM mirror_gap GROUP BY link_id, stream, partition, reason',
     )
     this.#gapTotals = db
       .prepare(
@@ -205,6 +217,24 @@ export class MirrorState {
 
   gapRecords(link: string, stream: string, partition: number): number {
     return this.#gapTotals.get(link, stream, partition) as number
+  }
+
+  /** Records resolved without an upstream copy, per partition and reason (the metrics). */
+  gapRecordsByReason(): GapTotal[] {
+    const rows = this.#gapTotalsByReason.all() as Array<{
+      link_id: string
+      stream: string
+      partition: number
+      reason: GapReason
+      records: number
+    }>
+    return rows.map((r) => ({
+      link: r.link_id,
+      stream: r.stream,
+      partition: r.partition,
+      reason: r.reason,
+      records: r.records,
+    }))
   }
 }
 

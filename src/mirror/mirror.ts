@@ -6,7 +6,7 @@ import type { CheckpointGroupSource } from './checkpoints.ts'
 import type { KafkaSink } from './kafka-sink.ts'
 import { LinkBackoff, type BackoffConfig } from './link-backoff.ts'
 import { MirrorLink, type LinkStatus, type MirroredStream } from './mirror-link.ts'
-import { MirrorState, type PartitionState } from './mirror-state.ts'
+import { MirrorState, type GapTotal, type PartitionState } from './mirror-state.ts'
 import { createOffsetMapTable, OffsetMapWriter, type TranslatedPosition } from './offset-map.ts'
 import type { ResolveAction, UnmirroredPolicy } from './partition-mirror.ts'
 import { createReplicationPolicy, type NamingConfig } from './replication-policy.ts'
@@ -139,6 +139,7 @@ export class Mirror {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #links: MirrorLink[] = []
+  readonly #state: MirrorState
   #holdTimer: TimerHandle | undefined
   readonly #unwatch: Array<() => void> = []
 
@@ -148,6 +149,7 @@ export class Mirror {
     this.#logger = options.logger ?? pino({ level: 'silent' })
     const db = options.store.database
     const state = new MirrorState(db)
+    this.#state = state
     createOffsetMapTable(db)
     const mapWriter = new OffsetMapWriter(db)
     for (const config of options.links) {
@@ -228,6 +230,11 @@ export class Mirror {
 
   status(): LinkStatus[] {
     return this.#links.map((l) => l.status())
+  }
+
+  /** Records resolved without an upstream copy, per link, partition and reason (retention-evict, poison-skip, upstream-reset-loss). */
+  gapRecordsByReason(): GapTotal[] {
+    return this.#state.gapRecordsByReason()
   }
 
   /** Exact offset translation, for a record or for a consumer position (see offset-map.ts for the difference). */

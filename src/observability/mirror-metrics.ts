@@ -1,5 +1,6 @@
 import type { LogStore } from '../log/log-store.ts'
 import type { LinkStatus } from '../mirror/mirror-link.ts'
+import type { GapTotal } from '../mirror/mirror-state.ts'
 import type { MetricsRegistry, Sample } from './registry.ts'
 
 /**
@@ -8,7 +9,7 @@ import type { MetricsRegistry, Sample } from './registry.ts'
  */
 export function registerMirrorMetrics(
   registry: MetricsRegistry,
-  mirror: { status(): LinkStatus[] },
+  mirror: { status(): LinkStatus[]; gapRecordsByReason?(): GapTotal[] },
   store?: Pick<LogStore, 'bytesFrom'>,
 ): void {
   const perPartition = (value: (p: LinkStatus['partitions'][number], now: number) => number | null) => (): Sample[] => {
@@ -54,6 +55,33 @@ export function registerMirrorMetrics(
     'counter',
     perPartition((p) => p.gapRecords),
   )
+  const gaps = mirror.gapRecordsByReason?.bind(mirror)
+  if (gaps !== undefined) {
+    const gapSamples = (only?: GapTotal['reason']) => (): Sample[] =>
+      gaps()
+        .filter((g) => only === undefined || g.reason === only)
+        .map((g) => ({
+          labels: {
+            link: g.link,
+            stream: g.stream,
+            partition: String(g.partition),
+            ...(only === undefined ? { reason: g.reason } : {}),
+          },
+          value: g.records,
+        }))
+    registry.register(
+      'cairn_mirror_gap_records_by_reason_total',
+      'Local records resolved without an upstream copy, by reason (retention-evict, poison-skip, upstream-reset-loss)',
+      'counter',
+      gapSamples(),
+    )
+    registry.register(
+      'cairn_mirror_evicted_records_total',
+      'Local records retention removed before they were mirrored (policy evict or hold-then-evict)',
+      'counter',
+      gapSamples('retention-evict'),
+    )
+  }
   registry.register(
     'cairn_mirror_redelivered_records_total',
     'Records re-sent without proof they were absent upstream',

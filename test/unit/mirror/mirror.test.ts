@@ -2,6 +2,8 @@ import { describe, expect, test } from 'vitest'
 import { FakeSink } from '../../../src/mirror/fake-sink.ts'
 import { Mirror, type MirrorStreamRule } from '../../../src/mirror/mirror.ts'
 import { parseProvenance } from '../../../src/mirror/replication-policy.ts'
+import { registerMirrorMetrics } from '../../../src/observability/mirror-metrics.ts'
+import { MetricsRegistry } from '../../../src/observability/registry.ts'
 import {
   fakeLink,
   fakeSession,
@@ -168,6 +170,15 @@ describe('mirror', () => {
     const first = sink.records('gw1.s', 0)[0]
     expect(parseProvenance(first?.headers ?? [])).toMatchObject({ offset: start, gapBefore: start })
     expect(mirror.status()[0]?.partitions[0]?.gapRecords).toBe(Number(start))
+    // The Prometheus view: evicted records by partition, and every gap by reason.
+    const registry = new MetricsRegistry()
+    registerMirrorMetrics(registry, mirror)
+    const byName = Object.fromEntries(registry.collect().map((m) => [m.name, m.samples]))
+    const labels = { link: 'central', stream: 's', partition: '0' }
+    expect(byName['cairn_mirror_evicted_records_total']).toEqual([{ labels, value: Number(start) }])
+    expect(byName['cairn_mirror_gap_records_by_reason_total']).toEqual([
+      { labels: { ...labels, reason: 'retention-evict' }, value: Number(start) },
+    ])
   })
 
   test('mirror - retention holds per policy: block holds the cursor, hold-then-evict releases what is older than maxAge, evict holds nothing', async () => {
