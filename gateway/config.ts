@@ -34,6 +34,7 @@ import {
   nullable,
   oneOf,
   maxTimerMs,
+  nameMap,
   positiveInteger,
   Problems,
   suggest,
@@ -576,7 +577,8 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   layers.push(readFlagLayer(sources.flags, problems))
 
   const options = structuredClone(defaults)
-  const declaredLinks: Record<string, LinkLayer> = {}
+  options.streams = nameMap(options.streams)
+  const declaredLinks = nameMap<LinkLayer>()
   for (const layer of layers) {
     if (layer.dataDir !== undefined) options.dataDir = layer.dataDir
     if (layer.cacheDir !== undefined) options.cacheDir = layer.cacheDir
@@ -648,8 +650,8 @@ const emptyLayer = (): Layer => ({
   limits: {},
   mqtt: {},
   storage: {},
-  streams: {},
-  mirror: { links: {} },
+  streams: nameMap(),
+  mirror: { links: nameMap() },
   security: {},
 })
 

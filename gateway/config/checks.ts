@@ -197,3 +197,11 @@ export function editDistance(a: string, b: string): number {
   }
   return previous[b.length] ?? 0
 }
+
+/**
+ * A mapping keyed by names from the configuration (streams, links): without a prototype, a stream called
+ * `__proto__` or `constructor` is a stream like any other, not a member of Object.prototype.
+ */
+export function nameMap<T>(entries: Record<string, T> = {}): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, entries)
+}

@@ -19,6 +19,7 @@ import {
   isOneOf,
   isValidStreamName,
   maxTimerMs,
+  nameMap,
   nonEmptyString,
   nullable,
   oneOf,
@@ -452,7 +453,7 @@ export function resolveMirrorLinks(
   problems: Problems,
   warnings: string[],
 ): Record<string, MirrorLinkOptions> {
-  const links: Record<string, MirrorLinkOptions> = {}
+  const links = nameMap<MirrorLinkOptions>()
   for (const [name, link] of Object.entries(declared)) {
     const path = `mirror.links.${name}`
     const { bootstrap } = link

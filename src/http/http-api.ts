@@ -142,6 +142,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApiHandler {
 
 function answerError(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, error: unknown): void {
   const status = toHttpStatus(error)
+  // A client that left mid-request is its own affair: nothing failed here, and nobody is left to answer.
+  if (isBrokerError(error) && error.code === 'CAIRN_CONNECTION_CLOSED') {
+    ctx.logger.debug({ method: req.method, url: req.url }, 'http client left before the request was read')
+    res.destroy()
+    return
+  }
   if (status >= 500) {
     ctx.logger.error({ err: error, method: req.method, url: req.url }, 'http request failed')
   } else {

@@ -30,12 +30,14 @@ import type { NativeConnectionInfo, NativeFrontEnd } from './native-front-end.ts
  */
 export class NativeConnection implements NativeContext {
   readonly frontEnd: NativeFrontEnd
-  readonly logger: Logger
+  readonly #parentLogger: Logger
+  #logger: Logger | undefined
   readonly #duplex: Duplex
   readonly #decoder: FrameDecoder
-  readonly #closeListeners = new Set<() => void>()
+  /** Made on first use, like the sticky partitions and the child logger: an idle connection holds none of them. */
+  #closeListeners: Set<() => void> | undefined
   readonly #cork: TurnCork
-  readonly stickyPartitions = new Map<string, number>()
+  #stickyPartitions: Map<string, number> | undefined
   clientId = ''
   readonly #info: NativeConnectionInfo
   /** Set by hello when a security policy is configured; undefined: everything is allowed. */
@@ -55,8 +57,7 @@ export class NativeConnection implements NativeContext {
     this.#info = { ...info, remoteAddress: info.remoteAddress ?? (duplex as { remoteAddress?: string }).remoteAddress }
     this.#duplex = duplex
     this.#cork = new TurnCork(duplex)
-    // Every line about this connection says whose it is.
-    this.logger = logger.child({ remoteAddress: this.#info.remoteAddress })
+    this.#parentLogger = logger
     this.#decoder = new FrameDecoder({
       maxFrameBytes: frontEnd.maxFrameBytes,
       onFrame: (value) => this.#onFrame(value),
@@ -78,14 +79,28 @@ export class NativeConnection implements NativeContext {
     }, frontEnd.helloTimeoutMs)
   }
 
+  /**
+   * Every line about this connection says whose it is. The child logger is made on the first line: most
+   * connections never log, and an idle gateway may hold thousands of them.
+   */
+  get logger(): Logger {
+    return (this.#logger ??= this.#parentLogger.child({ remoteAddress: this.#info.remoteAddress }))
+  }
+
+  /** The partition each stream's unkeyed, unsequenced records go to on this connection. */
+  get stickyPartitions(): Map<string, number> {
+    return (this.#stickyPartitions ??= new Map())
+  }
+
   get closed(): boolean {
     return this.#closed
   }
 
   /** Registers cleanup for when the connection goes away (long-polls, timers); returns the unregister. */
   onClose(listener: () => void): () => void {
-    this.#closeListeners.add(listener)
-    return () => this.#closeListeners.delete(listener)
+    const listeners = (this.#closeListeners ??= new Set())
+    listeners.add(listener)
+    return () => listeners.delete(listener)
   }
 
   close(): void {
@@ -117,7 +132,11 @@ export class NativeConnection implements NativeContext {
       request = parseRequest(value)
     } catch (error) {
       const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined
-      this.#send({ id: typeof id === 'number' && id >= 0 && id <= 0xffff_ffff ? id : 0, ...toNativeFailure(error) })
+      // An id that is not a uint32 cannot go back either: the answer would not parse (id 0: the connection's).
+      this.#send({
+        id: Number.isInteger(id) && (id as number) >= 0 && (id as number) <= 0xffff_ffff ? (id as number) : 0,
+        ...toNativeFailure(error),
+      })
       this.close()
       return
     }
@@ -273,8 +292,11 @@ export class NativeConnection implements NativeContext {
     if (this.#closed) return
     this.#closed = true
     this.#clearHelloTimer()
-    for (const listener of this.#closeListeners) listener()
-    this.#closeListeners.clear()
+    const listeners = this.#closeListeners
+    if (listeners !== undefined) {
+      for (const listener of listeners) listener()
+      listeners.clear()
+    }
     this.frontEnd.connectionClosed(this)
   }
 }
