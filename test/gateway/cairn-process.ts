@@ -27,23 +27,29 @@ export interface Cairn {
 export function startCairn(args: string[], env: Record<string, string> = {}): Cairn {
   // A CAIRN_* variable in the developer's shell must not change what the test sees.
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CAIRN_')))
-  const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, env: { ...baseEnv, ...env } })
+  return watchCairn(spawn(process.execPath, [cli, ...args], { cwd: repoRoot, env: { ...baseEnv, ...env } }))
+}
+
+/** Follows a spawned broker (from the sources or the single binary): its JSON log lines, stderr and exit. */
+export function watchCairn(child: ChildProcess): Cairn {
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
   const lines: LogLine[] = []
   const waiters = new Set<() => void>()
   let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    // Anything that is not a JSON line is kept as `raw` so an assertion shows it instead of a parse crash.
-    try {
-      lines.push(JSON.parse(text) as LogLine)
-    } catch {
-      lines.push({ raw: text })
-    }
-    for (const wake of waiters) wake()
-  })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  if (child.stdout !== null) {
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      // Anything that is not a JSON line is kept as `raw` so an assertion shows it instead of a parse crash.
+      try {
+        lines.push(JSON.parse(text) as LogLine)
+      } catch {
+        lines.push({ raw: text })
+      }
+      for (const wake of waiters) wake()
+    })
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('close', (code, signal) => {
       for (const wake of waiters) wake()

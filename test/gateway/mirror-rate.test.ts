@@ -4,8 +4,8 @@
 import { pino } from 'pino'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { FakeSink } from '../../src/mirror/fake-sink.ts'
-import type { KafkaSink } from '../../src/mirror/kafka-sink.ts'
 import { defaultLinkSettings, Mirror } from '../../src/mirror/mirror.ts'
+import { fakeSession } from '../helpers/fake-mirror.ts'
 import { bytes, openTempStore } from '../helpers/temp-store.ts'
 import { until } from '../helpers/wait.ts'
 
@@ -13,15 +13,6 @@ function startMirror(maxBytesPerSec: number) {
   const { store } = openTempStore()
   store.createStream('sensors')
   const sink = new FakeSink()
-  // The mirror closes its sink; the fake cluster's records must outlive that for the assertions.
-  const session: KafkaSink = {
-    connect: () => sink.connect(),
-    partitionCount: (topic) => sink.partitionCount(topic),
-    send: (topic, partition, records) => sink.send(topic, partition, records),
-    offsets: (topic, partition) => sink.offsets(topic, partition),
-    read: (topic, partition, from, to, max) => sink.read(topic, partition, from, to, max),
-    close: async () => {},
-  }
   const mirror = new Mirror({
     store,
     links: [
@@ -35,7 +26,8 @@ function startMirror(maxBytesPerSec: number) {
         backoff: { baseMs: 1, capMs: 20, authCapMs: 20, stableAfterMs: 1000 },
       },
     ],
-    sinkFor: () => session,
+    // The mirror closes its sink; the fake cluster's records must outlive that for the assertions.
+    sinkFor: () => fakeSession(sink),
     logger: pino({ level: 'silent' }),
   })
   mirror.prepare()

@@ -10,6 +10,7 @@ import type { PartitionCursor } from '../../../src/mirror/mirror-state.ts'
 import { defaultLinkSettings, Mirror, type MirrorLinkConfig } from '../../../src/mirror/mirror.ts'
 import { decodeCheckpoint, decodeHeartbeat, type Checkpoint } from '../../../src/mirror/mm2-format.ts'
 import { OffsetMap, type OffsetRun } from '../../../src/mirror/offset-map.ts'
+import { fakeSession } from '../../helpers/fake-mirror.ts'
 import type { FakeClock } from '../../helpers/fake-clock.ts'
 import { bytes, openTempStore } from '../../helpers/temp-store.ts'
 import { until } from '../../helpers/wait.ts'
@@ -280,18 +281,6 @@ describe('checkpoints - exporter', () => {
 
 // ---- hooked into the link ----
 
-/** One session's view of the fake cluster: closing it (as a mirror does) leaves the cluster's data alone. */
-function session(sink: FakeSink): KafkaSink {
-  return {
-    connect: () => sink.connect(),
-    partitionCount: (topic) => sink.partitionCount(topic),
-    send: (topic, partition, records) => sink.send(topic, partition, records),
-    offsets: (topic, partition) => sink.offsets(topic, partition),
-    read: (topic, partition, from, until, max) => sink.read(topic, partition, from, until, max),
-    close: async () => {},
-  }
-}
-
 function link(extra: Partial<MirrorLinkConfig> = {}): MirrorLinkConfig {
   return {
     ...defaultLinkSettings,
@@ -310,7 +299,7 @@ function startMirror(
   groups: GroupCoordinator,
   config = link(),
 ): Mirror {
-  const mirror = new Mirror({ store, links: [config], sinkFor: () => session(sink), groups, clock, logger })
+  const mirror = new Mirror({ store, links: [config], sinkFor: () => fakeSession(sink), groups, clock, logger })
   mirror.prepare()
   mirror.start()
   onTestFinished(() => mirror.close())
