@@ -90,7 +90,15 @@ export class MirrorBatchEncoder {
     this.#redelivered = field(n.redelivered)
   }
 
-  encode(rows: readonly RecordRow[], options: MirrorBatchOptions): MirrorBatch {
+  /**
+   * Encodes `rows` from the first on, as many as fit in `maxBatchBytes` of record batch (at least one:
+   * a record larger than the limit goes alone, for the broker to accept or refuse); `count` says how many.
+   */
+  encode(
+    rows: readonly RecordRow[],
+    options: MirrorBatchOptions,
+    maxBatchBytes = Number.POSITIVE_INFINITY,
+  ): MirrorBatch {
     const first = rows[0]
     if (first === undefined) throw new RangeError('a record batch needs at least one record')
     const { sendTimestampMs, gapBefore } = options
@@ -106,11 +114,10 @@ export class MirrorBatchEncoder {
     const bodies = new Array<number>(rows.length)
     const userHeaders = new Array<RecordHeader[] | undefined>(rows.length)
     let size = batchHeaderBytes
+    let count = rows.length
     for (let i = 0; i < rows.length; i++) {
       const [offset, localTimestamp, key, value, headerBytes] = rows[i] as RecordRow
       const timestamp = sendTimestampMs ?? localTimestamp
-      if (timestamp > maxTimestamp) maxTimestamp = timestamp
-      payloadBytes += (key?.length ?? 0) + (value?.length ?? 0)
       const offsetDigits = digitCount(offset)
       const timestampDigits = digitCount(localTimestamp)
       let headerCount = provenanceHeaderCount + (options.redelivered ? 1 : 0)
@@ -140,6 +147,12 @@ export class MirrorBatchEncoder {
         body += this.#gapName.length + varSize(gapDigits) + gapDigits
       }
       body += varSize(headerCount)
+      if (i > 0 && size + varSize(body) + body > maxBatchBytes) {
+        count = i
+        break
+      }
+      if (timestamp > maxTimestamp) maxTimestamp = timestamp
+      payloadBytes += (key?.length ?? 0) + (value?.length ?? 0)
       bodies[i] = body
       size += varSize(body) + body
     }
@@ -148,7 +161,7 @@ export class MirrorBatchEncoder {
     let previousTimestamp = -1
     let previousTimestampAt = 0
     let previousTimestampBytes = 0
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i < count; i++) {
       const [offset, localTimestamp, key, value] = rows[i] as RecordRow
       const headers = userHeaders[i]
       at = writeVar(buf, at, bodies[i] as number)
@@ -193,6 +206,6 @@ export class MirrorBatchEncoder {
       }
     }
     if (at !== size) throw new Error(`mirror batch: wrote ${at} of ${size} bytes`)
-    return { ...sealBatch(buf, rows.length, baseTimestamp, maxTimestamp), payloadBytes }
+    return { ...sealBatch(buf, count, baseTimestamp, maxTimestamp), payloadBytes }
   }
 }

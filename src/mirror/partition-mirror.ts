@@ -29,6 +29,7 @@ export interface PartitionMirrorOptions {
   gatewayAlias: string
   timestampMode: 'origin' | 'send'
   batchMaxRecords: number
+  /** Largest encoded record batch: what Kafka's message.max.bytes limits. */
   batchMaxBytes: number
   /** An intent is settled by reading upstream back only once it is this old (mirror.md B5.1). */
   recoveryGraceMs: number
@@ -256,12 +257,16 @@ export class PartitionMirror {
       maxBytes: this.#o.batchMaxBytes,
     })
     if (read.rows.length === 0) return undefined
-    const batch = this.#encoder().encode(read.rows, {
+    const options = {
       redelivered: this.#redeliverNext,
       gapBefore,
       sendTimestampMs: this.#o.timestampMode === 'send' ? this.#o.clock.now() : null,
-    })
-    return { from, rows: read.rows, nextOffset: read.nextOffset, batch }
+    }
+    // The read is bounded by key and value bytes; the encoder keeps what fits with headers and framing.
+    const batch = this.#encoder().encode(read.rows, options, this.#o.batchMaxBytes)
+    if (batch.count === read.rows.length) return { from, rows: read.rows, nextOffset: read.nextOffset, batch }
+    const rows = read.rows.slice(0, batch.count)
+    return { from, rows, nextOffset: BigInt((rows.at(-1) as RecordRow)[0]) + 1n, batch }
   }
 
   /** The batch read ahead, if it still fits: same position, no gap or redelivery mark since. */

@@ -138,6 +138,17 @@ describe('mirror batch encoder', () => {
           expect(batch.payloadBytes).toBe(rows.reduce((n, [, , k, v]) => n + (k?.length ?? 0) + (v?.length ?? 0), 0))
           const back = decodeRecordBatch(batch.bytes)
           expect(back.map((r) => parseProvenance(r.headers)?.offset)).toEqual(rows.map(([o]) => BigInt(o)))
+          // Under a byte limit: the longest prefix that fits (at least one record), encoded the same way.
+          const limit = Math.max(1, Math.floor(batch.bytes.length * 0.6))
+          const part = new MirrorBatchEncoder(source).encode(rows, { redelivered, gapBefore, sendTimestampMs }, limit)
+          expect(part.count).toBeGreaterThanOrEqual(1)
+          expect(part.count === 1 || part.bytes.length <= limit).toBe(true)
+          expect(part.bytes.toString('hex')).toBe(
+            encodeRecordBatch(expected.slice(0, part.count)).bytes.toString('hex'),
+          )
+          if (part.count < rows.length) {
+            expect(encodeRecordBatch(expected.slice(0, part.count + 1)).bytes.length).toBeGreaterThan(limit)
+          }
         },
       ),
       { numRuns: 300 },
