@@ -14,7 +14,7 @@ import { handlePubrel } from './handlers/pubrel.ts'
 import { handleSubscribe } from './handlers/subscribe.ts'
 import { handleUnsubscribe } from './handlers/unsubscribe.ts'
 import type { MqttFrontEnd, MqttPrincipal } from './mqtt-front-end.ts'
-import { outgoingUserProperties } from './message.ts'
+import { newTopicCache, outgoingUserProperties, type TopicCache } from './message.ts'
 import { malformation, propertiesProblem } from './packet-checks.ts'
 import { PacketSizeGuard } from './packet-size-guard.ts'
 import { PublishRate } from './limits.ts'
@@ -39,6 +39,9 @@ export interface ConnectionInfo {
   overLimit?: string
 }
 
+/** First byte of the acknowledgements (type and the flags the spec fixes: PUBREL has 0b0010 [MQTT-3.6.1-1]). */
+export const AckFirstByte = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const
+
 /** The will of a connection, published if it ends without DISCONNECT 0x00 [MQTT-3.1.2-8]. */
 export type Will = NonNullable<IConnectPacket['will']>
 
@@ -59,7 +62,6 @@ export class MqttConnection implements SessionLink {
   readonly publishRate: PublishRate | undefined
   /** Set at CONNECT when a security policy is configured; undefined: everything is allowed. */
   principal: MqttPrincipal | undefined
-  logger: Logger
   state: ConnectionState = ConnectionStates.AWAITING_CONNECT
   protocolVersion = 4
   clientId = ''
@@ -77,8 +79,13 @@ export class MqttConnection implements SessionLink {
   readonly qos2Pending = new Set<number>()
   /** Set by DISCONNECT: whether the will is dropped [MQTT-3.14.4-3]. */
   gracefulDisconnect = false
+  /** The UTF-8 bytes of the last topic this client published to (the record key). */
+  readonly topicCache: TopicCache = newTopicCache()
 
   readonly #socket: Duplex
+  /** Made on the first log line: most connections never log, and a child logger costs memory. */
+  #logger: Logger | undefined
+  #loggerClientId = ''
   readonly #parser = mqttPacket.parser()
   readonly #guard: PacketSizeGuard
   readonly #queued: Packet[] = []
@@ -98,7 +105,6 @@ export class MqttConnection implements SessionLink {
     this.overLimit = info.overLimit
     const perSec = frontEnd.options.maxPublishesPerSec
     this.publishRate = perSec > 0 ? new PublishRate(perSec, frontEnd.clock) : undefined
-    this.logger = frontEnd.logger.child({ remoteAddress: info.remoteAddress })
     this.clientReceiveMaximum = frontEnd.options.maxInflightOut
     this.#socket = socket
     this.#cork = new TurnCork(socket)
@@ -125,11 +131,24 @@ export class MqttConnection implements SessionLink {
     return this.#congested
   }
 
+  /** This connection's logger, bound to its remote address and, once CONNECT named it, its client id. */
+  get logger(): Logger {
+    if (this.#logger === undefined || this.#loggerClientId !== this.clientId) {
+      this.#loggerClientId = this.clientId
+      const bindings: Record<string, unknown> = { remoteAddress: this.remoteAddress }
+      if (this.clientId !== '') bindings.clientId = this.clientId
+      this.#logger = this.frontEnd.logger.child(bindings)
+    }
+    return this.#logger
+  }
+
   // ---- reading ----
 
   #onData(chunk: Buffer): void {
     if (this.state === ConnectionStates.CLOSED) return
     this.frontEnd.counters.bytesReceived += chunk.length
+    // Keepalive needs "a packet within 1.5 periods", not the time of each packet: once per chunk is enough.
+    this.#lastPacketMs = this.frontEnd.clock.now()
     const oversized = this.#guard.check(chunk)
     if (oversized > 0) {
       this.frontEnd.limitCounters.packetsTooLarge++
@@ -145,7 +164,6 @@ export class MqttConnection implements SessionLink {
 
   #onPacket(packet: Packet): void {
     if (this.state === ConnectionStates.CLOSED) return
-    this.#lastPacketMs = this.frontEnd.clock.now()
     const badProperty = propertiesProblem(packet)
     if (badProperty !== undefined) return this.protocolFailure(ReasonCode.MALFORMED_PACKET, badProperty)
     if (this.state === ConnectionStates.CONNECTING) {
@@ -159,6 +177,7 @@ export class MqttConnection implements SessionLink {
         return
       }
       this.frontEnd.clock.clearTimeout(this.#connectTimer as TimerHandle)
+      this.#connectTimer = undefined
       this.state = ConnectionStates.CONNECTING
       this.#socket.pause()
       handleConnect(this, packet).then(
@@ -242,6 +261,21 @@ export class MqttConnection implements SessionLink {
     this.#writeBuffer(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }))
   }
 
+  /**
+   * PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties: the same 4 bytes in 3.1.1
+   * and 5.0 (v5 may omit a Success reason code with no properties [MQTT-3.4.2.1]), built without
+   * going through mqtt-packet's generator.
+   */
+  writeAck(firstByte: number, packetId: number): void {
+    if (this.state === ConnectionStates.CLOSED) return
+    const buffer = Buffer.allocUnsafe(4)
+    buffer[0] = firstByte
+    buffer[1] = 2
+    buffer[2] = packetId >> 8
+    buffer[3] = packetId & 0xff
+    this.#writeBuffer(buffer)
+  }
+
   #writeBuffer(buffer: Buffer): void {
     this.frontEnd.counters.bytesSent += buffer.length
     // One write syscall per turn for all the packets of that turn (acks, deliveries).
@@ -289,7 +323,7 @@ export class MqttConnection implements SessionLink {
   }
 
   sendPubrel(packetId: number): void {
-    this.write({ cmd: 'pubrel', messageId: packetId })
+    this.writeAck(AckFirstByte.pubrel, packetId)
   }
 
   // ---- keepalive ----
@@ -347,7 +381,7 @@ export class MqttConnection implements SessionLink {
     if (this.state === ConnectionStates.CLOSED) return
     const wasConnected = this.state === ConnectionStates.CONNECTED
     this.state = ConnectionStates.CLOSED
-    this.frontEnd.clock.clearTimeout(this.#connectTimer as TimerHandle)
+    if (this.#connectTimer !== undefined) this.frontEnd.clock.clearTimeout(this.#connectTimer)
     if (this.#keepaliveTimer !== undefined) this.frontEnd.clock.clearTimeout(this.#keepaliveTimer)
     if (wasConnected) this.frontEnd.connectionClosed(this)
     this.frontEnd.connectionEnded(this)

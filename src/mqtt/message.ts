@@ -1,4 +1,6 @@
 import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet'
+import type { RecordRow } from '../log/partition-log.ts'
+import { decodeHeaders, decodeMeta } from '../log/record-codec.ts'
 import type { LogRecord, RecordHeader, RecordInput } from '../log/types.ts'
 import { orderedUserProperties, userPropertyPairsOf, type UserPropertyPair } from './user-properties.ts'
 
@@ -38,18 +40,52 @@ export interface OutgoingMessage {
 
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
+const noBytes = new Uint8Array(0)
+
+/**
+ * The last topic seen and its UTF-8 bytes (the record key). Publishers mostly repeat one topic, so
+ * a one-entry cache per connection saves an encode per PUBLISH, and the router, seeing the same key
+ * object again, saves the decode (`decodeKey`). The bytes are shared by records and never written to.
+ */
+export interface TopicCache {
+  topic: string
+  bytes: Uint8Array
+}
+
+export function newTopicCache(): TopicCache {
+  return { topic: '', bytes: noBytes }
+}
+
+/** Keys made here: never written to after, so their decoded topic may be remembered by identity. */
+const cachedKeys = new WeakSet<Uint8Array>()
+
+function topicBytes(topic: string, cache: TopicCache | undefined): Uint8Array {
+  if (cache === undefined) return textEncoder.encode(topic)
+  if (cache.topic !== topic || cache.bytes === noBytes) {
+    cache.topic = topic
+    cache.bytes = textEncoder.encode(topic)
+    cachedKeys.add(cache.bytes)
+  }
+  return cache.bytes
+}
+
+/** Whether `key` came from a TopicCache (immutable, shared by the records of one publisher). */
+export function isCachedTopicKey(key: Uint8Array): boolean {
+  return cachedKeys.has(key)
+}
 
 export function publishToRecord(
   packet: IPublishPacket,
   topic: string,
   clientId: string,
   timestamp: number,
+  topicCache?: TopicCache,
 ): RecordInput {
   const payload = typeof packet.payload === 'string' ? textEncoder.encode(packet.payload) : packet.payload
   const meta: MqttRecordMeta = { q: packet.qos, c: clientId }
   if (packet.retain) meta.r = true
   const props = packet.properties
-  const record: RecordInput = { key: textEncoder.encode(topic), value: payload, timestamp, meta }
+  const record: RecordInput = { key: topicBytes(topic, topicCache), value: payload, timestamp, meta }
   if (props === undefined) return record
   if (props.payloadFormatIndicator === true) meta.u = true
   if (props.messageExpiryInterval !== undefined) meta.e = props.messageExpiryInterval
@@ -62,12 +98,16 @@ export function publishToRecord(
   return record
 }
 
-export function recordToMessage(record: LogRecord, partition: number): OutgoingMessage | undefined {
+export function recordToMessage(
+  record: LogRecord,
+  partition: number,
+  decodeKey: (key: Uint8Array) => string = decodeTopic,
+): OutgoingMessage | undefined {
   if (record.key === null) return undefined
   const meta = isMqttMeta(record.meta) ? record.meta : { q: 1 as QoS }
   return {
-    topic: textDecoder.decode(record.key),
-    payload: record.value ?? new Uint8Array(0),
+    topic: decodeKey(record.key),
+    payload: record.value ?? noBytes,
     qos: meta.q,
     retain: meta.r === true,
     timestamp: record.timestamp,
@@ -76,6 +116,32 @@ export function recordToMessage(record: LogRecord, partition: number): OutgoingM
     partition,
     offset: Number(record.offset),
   }
+}
+
+/**
+ * A record as stored (LogStore.readRows): decoded straight into a message, with no LogRecord and
+ * no BigInt offset in between. Undefined for a record without a key (not an MQTT message).
+ */
+export function rowToMessage(row: RecordRow, partition: number): OutgoingMessage | undefined {
+  const [offset, timestamp, key, value, headers, rawMeta] = row
+  if (key === null) return undefined
+  const decoded = decodeMeta(rawMeta)
+  const meta = isMqttMeta(decoded) ? decoded : { q: 1 as QoS }
+  return {
+    topic: textDecoder.decode(key),
+    payload: value ?? noBytes,
+    qos: meta.q,
+    retain: meta.r === true,
+    timestamp,
+    meta,
+    headers: decodeHeaders(headers),
+    partition,
+    offset,
+  }
+}
+
+export function decodeTopic(key: Uint8Array): string {
+  return textDecoder.decode(key)
 }
 
 /** Seconds left before the message expires, undefined if it never does, <= 0 if it has [MQTT-3.3.2-5]. */

@@ -10,7 +10,15 @@ import { TopicTrie } from '../topics/topic-trie.ts'
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts'
 import { MqttConnection, type ConnectionInfo, type Will } from './connection.ts'
 import type { DeliveryHost, MqttCounters } from './delivery-host.ts'
-import { publishToRecord, recordToMessage, type MqttRecordMeta, type OutgoingMessage } from './message.ts'
+import {
+  decodeTopic,
+  isCachedTopicKey,
+  publishToRecord,
+  recordToMessage,
+  type MqttRecordMeta,
+  type OutgoingMessage,
+  type TopicCache,
+} from './message.ts'
 import { newLimitCounters, type MqttLimitCounters } from './limits.ts'
 import { defaultMqttOptions, type MqttOptions } from './options.ts'
 import { RetainedStore } from './retained.ts'
@@ -167,11 +175,12 @@ export class MqttFrontEnd implements DeliveryHost {
   acceptPublish(
     clientId: string,
     packet: IPublishPacket,
+    topicCache: TopicCache | undefined,
     beforeAppend: (() => void) | undefined,
     done: (error: BrokerError | null) => void,
   ): void {
     const timestamp = this.clock.now()
-    const record = publishToRecord(packet, packet.topic, clientId, timestamp)
+    const record = publishToRecord(packet, packet.topic, clientId, timestamp, topicCache)
     const message: OutgoingMessage = {
       topic: packet.topic,
       payload: record.value ?? new Uint8Array(0),
@@ -226,10 +235,23 @@ export class MqttFrontEnd implements DeliveryHost {
     }
   }
 
+  /** The last key the router decoded: a publisher's records share one key object (TopicCache). */
+  #routedKey: Uint8Array | null = null
+  #routedTopic = ''
+  readonly #decodeRoutedKey = (key: Uint8Array): string => {
+    if (key === this.#routedKey) return this.#routedTopic
+    const topic = decodeTopic(key)
+    if (isCachedTopicKey(key)) {
+      this.#routedKey = key
+      this.#routedTopic = topic
+    }
+    return topic
+  }
+
   #route(batch: CommittedBatch): void {
     this.#growPartitions()
     for (const record of batch.records) {
-      const message = recordToMessage(record, batch.partition)
+      const message = recordToMessage(record, batch.partition, this.#decodeRoutedKey)
       if (message !== undefined) this.dispatch(message)
       this.#routedEnds[batch.partition] = Number(record.offset) + 1
     }
@@ -360,10 +382,15 @@ export class MqttFrontEnd implements DeliveryHost {
   saveSession(session: Session, saved?: (error: BrokerError | null) => void): void {
     const clientId = session.clientId
     if (!session.persistent) {
-      this.writeLater(() => this.sessionStore.deleteSession(clientId))
+      // Only a session that was saved has rows to delete: a clean session's CONNECT writes nothing.
+      if (session.stored) {
+        session.stored = false
+        this.writeLater(() => this.sessionStore.deleteSession(clientId))
+      }
       saved?.(null)
       return
     }
+    session.stored = true
     // The state as it is at the commit: what the caller changes after this call in the same turn
     // (a replay's start, say) is saved too. `saved` runs after the commit: only then is it durable.
     const stored = () => ({
@@ -439,7 +466,10 @@ export class MqttFrontEnd implements DeliveryHost {
     this.sessions.delete(session.clientId)
     this.#cancelTimer(this.#expiryTimers, session.clientId)
     const clientId = session.clientId
-    this.writeLater(() => this.sessionStore.deleteSession(clientId))
+    if (session.stored) {
+      session.stored = false
+      this.writeLater(() => this.sessionStore.deleteSession(clientId))
+    }
   }
 
   #restoreSessions(): void {
@@ -447,6 +477,7 @@ export class MqttFrontEnd implements DeliveryHost {
     for (const stored of this.sessionStore.loadAll()) {
       const session = new Session(this, stored.clientId, stored.protocolVersion, stored.expirySec)
       session.cursors = stored.cursors
+      session.stored = true
       session.nextPacketId = stored.nextPacketId
       // A session that was connected when the broker stopped counts as disconnected from now.
       session.disconnectedMs = stored.disconnectedMs ?? now
@@ -492,7 +523,7 @@ export class MqttFrontEnd implements DeliveryHost {
       dup: false,
       ...(will.properties === undefined ? {} : { properties: will.properties }),
     }
-    this.acceptPublish(clientId, packet, undefined, (error) => {
+    this.acceptPublish(clientId, packet, undefined, undefined, (error) => {
       if (error !== null) this.logger.warn({ err: error, clientId }, 'will message could not be stored')
     })
   }

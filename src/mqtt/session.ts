@@ -1,7 +1,7 @@
 import type { IPublishPacket, QoS } from 'mqtt-packet'
 import { topicMatchesFilter } from '../topics/topics.ts'
 import type { DeliveryHost } from './delivery-host.ts'
-import { readFromCursors } from './log-cursor.ts'
+import { readChunk } from './log-cursor.ts'
 import {
   addUserProperty,
   messageToPublish,
@@ -43,6 +43,24 @@ interface Inflight extends StoredInflight {
 }
 
 const maxPacketId = 65_535
+const noSubscriptionIds: readonly number[] = []
+/**
+ * The look-ahead (see #pending): at most this many messages and payload bytes per session. Enough to
+ * ride out a full window or a congested socket for a while; past it the session reads the log
+ * instead, so a slow subscriber costs a bounded amount of memory.
+ */
+const pendingMaxMessages = 512
+const pendingMaxBytes = 256 * 1024
+/** Records one pump turn examines before yielding, so a long catch-up never starves other connections. */
+const pumpTurnRecords = 2_000
+
+/** A logged message waiting in the look-ahead, with the subscriptions it matched when it was taken. */
+interface PendingMessage {
+  message: OutgoingMessage
+  subs: readonly Subscription[]
+  /** Read from the log by the pump (a replayed message is marked as such), not routed live. */
+  fromLog: boolean
+}
 /** Retained copies a session may hold outside the log (see #queued); beyond this they are dropped with a warning. */
 const maxQueuedMessages = 50_000
 
@@ -69,6 +87,8 @@ export class Session {
   readonly qos2Received = new Set<number>()
   nextPacketId: number
   disconnectedMs: number | null = null
+  /** Whether the session store may hold rows of this session (it was restored or saved as persistent). */
+  stored = false
   /** Records skipped because retention or maxOfflineRecords moved past them while the session was away. */
   skippedRecords = 0
 
@@ -86,6 +106,16 @@ export class Session {
    */
   #queued: Array<{ message: OutgoingMessage; subs: readonly Subscription[] }> = []
   #queueOverflowWarned = false
+  /**
+   * The look-ahead: logged messages this session has taken (routed live, or read by the pump) and not
+   * yet sent because the window or the socket was full, in log order per partition, from #pendingHead.
+   * Each record is read and decoded at most once, and short backpressure does not end live mode. It
+   * is a window on the log, not a copy: the cursors (currentCursors) stay at its first message, so a
+   * detach or a crash loses nothing (the messages are read again from the log).
+   */
+  #pending: PendingMessage[] = []
+  #pendingHead = 0
+  #pendingBytes = 0
 
   constructor(host: DeliveryHost, clientId: string, protocolVersion: number, expirySec: number) {
     this.#host = host
@@ -100,9 +130,17 @@ export class Session {
     return this.expirySec > 0
   }
 
-  /** Where this session stands in the log now: the router's boundary while live, its cursors otherwise. */
+  /**
+   * Where this session stands in the log now: the router's boundary while live, its read position
+   * otherwise, but never past the first message of a partition still waiting in the look-ahead.
+   */
   currentCursors(): number[] {
-    return this.live ? this.#host.routedEnds() : [...this.cursors]
+    const cursors = this.live ? this.#host.routedEnds() : [...this.cursors]
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
+      const { partition, offset } = (this.#pending[i] as PendingMessage).message
+      if (offset < (cursors[partition] ?? Number.POSITIVE_INFINITY)) cursors[partition] = offset
+    }
+    return cursors
   }
 
   restoreInflight(rows: readonly StoredInflight[]): void {
@@ -123,6 +161,7 @@ export class Session {
     this.link = link
     this.disconnectedMs = null
     this.live = false
+    this.#clearPending()
     this.#limitBacklog()
     // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are sent again, in their original order.
     for (const [packetId, entry] of this.inflight) {
@@ -144,6 +183,7 @@ export class Session {
   detach(nowMs: number): void {
     this.cursors = this.currentCursors()
     this.live = false
+    this.#clearPending()
     this.link = null
     this.disconnectedMs = nowMs
     this.#staged = []
@@ -154,11 +194,17 @@ export class Session {
   /** A record just committed and matched by `subs`; delivered now if this session is live and has room. */
   offerLive(message: OutgoingMessage, subs: readonly Subscription[]): void {
     if (!this.live || this.link === null) return
-    if (this.#queued.length > 0 || this.#deliver(message, subs) === 'blocked') {
-      // routedEnd of this partition is this record's offset: the pump resumes exactly here.
+    if (this.#pendingHead === this.#pending.length && this.#queued.length === 0) {
+      if (this.#deliver(message, subs) !== 'blocked') return
+    }
+    if (this.#pendingFull()) {
+      // Beyond the look-ahead: read from the log later. routedEnd of this partition is this
+      // record's offset, and what the look-ahead holds is before it: the pump resumes exactly here.
       this.cursors = this.#host.routedEnds()
       this.live = false
+      return
     }
+    this.#pushPending(message, subs, false)
   }
 
   /** A message that is not in the session stream (retained copy, $SYS): best effort, never queued. */
@@ -222,11 +268,13 @@ export class Session {
     }
   }
 
+  /** Room may have freed up (ack, drain, attach): sends what waits, and reads the log if behind. */
   schedulePump(): void {
     if (this.#queued.length > 0) this.#drainQueued()
     // The shared groups this session belongs to may have messages waiting for a member with room.
     if (this.link !== null) for (const sub of this.subscriptions.values()) sub.group?.schedulePump()
-    if (this.#pumpScheduled || this.live || this.link === null) return
+    // Sent at once, in this turn: an ack frees one slot, and the next message fills it.
+    if (!this.#drainPending() || this.#pumpScheduled || this.live || this.link === null) return
     this.#pumpScheduled = true
     setImmediate(() => {
       this.#pumpScheduled = false
@@ -234,23 +282,93 @@ export class Session {
     })
   }
 
-  /** Reads the session stream from the cursors and delivers what matches, until caught up or blocked. */
+  /**
+   * Reads the session stream from the cursors into the look-ahead and sends from it, until caught
+   * up or blocked. It reads only when the look-ahead is empty and there is room to send, and at most
+   * what the look-ahead holds, so every record is read and decoded once.
+   */
   #pump(): void {
-    if (this.link === null || this.live) return
-    const outcome = readFromCursors(
-      this.#host,
-      this.cursors,
-      () => this.#canSend() && this.#queued.length === 0,
-      (message, partition, offset) => {
-        if (message === undefined) return true
-        const subs = this.#matchOwn(message.topic, partition, offset)
-        return subs.length === 0 || this.#deliver(message, subs, true) !== 'blocked'
-      },
-      (partition, from, to) => this.#noteSkipped(partition, from, to),
-    )
-    // Caught up: committed records were all read, and the next commit reaches us through the router.
-    if (outcome === 'caught-up') this.live = true
-    else if (outcome === 'yield') this.schedulePump()
+    let examined = 0
+    while (this.link !== null && !this.live) {
+      // Blocked: an ack or a drain calls schedulePump (and #queued goes first).
+      if (!this.#drainPending() || !this.#canSend() || this.#queued.length > 0) return
+      const read = readChunk(
+        this.#host,
+        this.cursors,
+        pendingMaxMessages,
+        pendingMaxBytes,
+        (message, partition, offset) => {
+          const subs = this.#matchOwn(message.topic, partition, offset)
+          if (subs.length > 0) this.#pushPending(message, subs, true)
+        },
+        (partition, from, to) => this.#noteSkipped(partition, from, to),
+      )
+      if (read === 'caught-up') {
+        // Committed records were all read; the next commit reaches us through the router.
+        this.live = true
+        return
+      }
+      examined += read + 1
+      if (examined >= pumpTurnRecords) {
+        if (this.#drainPending()) this.schedulePump()
+        return
+      }
+    }
+  }
+
+  /** Sends from the look-ahead (after the retained copies of #queued) until it is empty (true) or blocked. */
+  #drainPending(): boolean {
+    const pending = this.#pending
+    if (this.#pendingHead === pending.length) return true
+    if (this.#queued.length > 0) return false
+    while (this.#pendingHead < pending.length) {
+      if (this.link === null) return false
+      const entry = pending[this.#pendingHead] as PendingMessage
+      if (this.#deliver(entry.message, this.#stillSubscribed(entry.subs), entry.fromLog) === 'blocked') return false
+      this.#pendingHead++
+      this.#pendingBytes -= entry.message.payload.byteLength
+    }
+    this.#clearPending()
+    return true
+  }
+
+  #pushPending(message: OutgoingMessage, subs: readonly Subscription[], fromLog: boolean): void {
+    // A look-ahead that never quite empties (steady backlog) drops its sent entries from time to time.
+    if (this.#pendingHead >= pendingMaxMessages) {
+      this.#pending.splice(0, this.#pendingHead)
+      this.#pendingHead = 0
+    }
+    this.#pending.push({ message, subs, fromLog })
+    this.#pendingBytes += message.payload.byteLength
+  }
+
+  #pendingFull(): boolean {
+    return this.#pending.length - this.#pendingHead >= pendingMaxMessages || this.#pendingBytes >= pendingMaxBytes
+  }
+
+  #clearPending(): void {
+    if (this.#pending.length > 0) this.#pending = []
+    this.#pendingHead = 0
+    this.#pendingBytes = 0
+  }
+
+  /**
+   * The subscriptions a waiting message matched, as they are now: one replaced by a new SUBSCRIBE
+   * to the same filter delivers with its new options [MQTT-3.8.4-3], one removed no longer delivers.
+   */
+  #stillSubscribed(subs: readonly Subscription[]): readonly Subscription[] {
+    let current: Subscription[] | undefined
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i] as Subscription
+      const now = this.subscriptions.get(sub.filter)
+      if (now === sub) {
+        current?.push(sub)
+        continue
+      }
+      current ??= subs.slice(0, i)
+      if (now !== undefined && now.shareName === null) current.push(now)
+    }
+    return current ?? subs
   }
 
   #matchOwn(topic: string, partition: number, offset: number): Subscription[] {
@@ -284,21 +402,21 @@ export class Session {
     let retainAsPublished = false
     let matched = 0
     let replayed = false
-    const subscriptionIds: number[] = []
+    let subscriptionIds: readonly number[] = noSubscriptionIds
     for (const sub of subs) {
       // [MQTT-3.8.3-3] No Local: not to the connection that published it.
       if (sub.noLocal && message.meta.c === this.clientId) continue
       matched++
       if (sub.qos > qos) qos = sub.qos
       if (sub.retainAsPublished) retainAsPublished = true
-      if (sub.subscriptionId !== undefined) subscriptionIds.push(sub.subscriptionId)
+      if (sub.subscriptionId !== undefined) subscriptionIds = [...subscriptionIds, sub.subscriptionId]
       if (fromLog && sub.replay === true) replayed = true
     }
     if (matched === 0) return 'skipped'
     // [MQTT-3.8.4-8] the delivered QoS is the lower of the published and the granted one.
     if (message.qos < qos) qos = message.qos
     if (link.congested || (qos > 0 && this.inflight.size >= this.#window())) return 'blocked'
-    const expiry = remainingExpirySec(message, this.#host.clock.now())
+    const expiry = this.#expiryOf(message)
     if (expiry !== undefined && expiry <= 0) return 'skipped' // [MQTT-3.3.2-5]
     const packetId = qos > 0 ? this.#allocatePacketId() : undefined
     // [MQTT-3.3.1-12] [MQTT-3.3.1-13] retain flag forwarded only with Retain As Published.
@@ -306,19 +424,27 @@ export class Session {
     const packet = this.#publishPacket(message, qos, retain, subscriptionIds, packetId, false, expiry)
     if (replayed && link.protocolVersion === 5)
       addUserProperty(packet, timestampUserProperty, String(message.timestamp))
-    let row: StoredInflight | undefined
+    // The in-flight entry is also the row a persistent session commits (addInflight reads its stored
+    // fields); its state changes only at PUBREC, after the PUBLISH went out, so after that commit.
+    let row: Inflight | undefined
     let share: ShareToken | undefined
     if (packetId !== undefined) {
-      row = { packetId, partition: message.partition, offset: message.offset, qos, state: 'publish' }
+      row = { packetId, partition: message.partition, offset: message.offset, qos, state: 'publish', message }
       if (group !== undefined && message.offset >= 0) {
         share = group.handedOut(message.partition, message.offset)
+        row.share = share
         row.shareKey = group.key
       }
-      this.inflight.set(packetId, { ...row, message, share })
+      this.inflight.set(packetId, row)
     }
     this.#host.counters.messagesSent++
     this.#send(packet, message.offset >= 0 ? row : undefined, share)
     return 'sent'
+  }
+
+  /** Seconds the message has left; the clock is read only for a message that expires. */
+  #expiryOf(message: OutgoingMessage): number | undefined {
+    return message.meta.e === undefined ? undefined : remainingExpirySec(message, this.#host.clock.now())
   }
 
   #publishPacket(
@@ -328,7 +454,7 @@ export class Session {
     subscriptionIds: readonly number[],
     packetId: number | undefined,
     dup: boolean,
-    expiry = remainingExpirySec(message, this.#host.clock.now()),
+    expiry = this.#expiryOf(message),
   ): IPublishPacket {
     return messageToPublish(message, {
       qos,
@@ -515,6 +641,7 @@ export class Session {
     sub.fromOffsets = [...startOffsets]
     this.cursors = current.map((c, p) => Math.min(c, startOffsets[p] ?? c))
     this.live = false
+    this.#clearPending() // read again from the cursors, which are at or before every waiting message
     this.schedulePump()
   }
 }

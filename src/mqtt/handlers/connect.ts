@@ -44,7 +44,6 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
     if (v5) assignedClientId = clientId
   }
   connection.clientId = clientId
-  connection.logger = connection.logger.child({ clientId })
 
   if (frontEnd.authenticate !== undefined) {
     const decision = await frontEnd.authenticate({

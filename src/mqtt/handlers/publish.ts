@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet'
 import { validateTopicName } from '../../topics/topics.ts'
-import type { MqttConnection } from '../connection.ts'
+import { AckFirstByte, type MqttConnection } from '../connection.ts'
 import { ReasonCode, toMqttReasonCode } from '../reason-codes.ts'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -72,14 +72,16 @@ export function handlePublish(connection: MqttConnection, packet: IPublishPacket
     return
   }
 
-  const accepted: IPublishPacket = { ...packet, topic }
+  // The parser makes a new packet object per packet: it is ours to complete (topic from its alias).
+  const accepted: IPublishPacket = packet
+  accepted.topic = topic
   connection.appendStarted()
   if (qos > 0) connection.incomingUnacked++
   if (qos === 2) connection.qos2Pending.add(packetId)
   const clientId = connection.clientId
   const rememberQos2 =
     qos === 2 && session.persistent ? () => frontEnd.sessionStore.addQos2Received(clientId, packetId) : undefined
-  frontEnd.acceptPublish(clientId, accepted, rememberQos2, (error) => {
+  frontEnd.acceptPublish(clientId, accepted, connection.topicCache, rememberQos2, (error) => {
     connection.appendFinished()
     if (qos === 2) connection.qos2Pending.delete(packetId)
     if (error !== null) {
@@ -109,8 +111,9 @@ export function sendAck(
   reasonCode: number,
   reasonString?: string,
 ): void {
-  if (connection.protocolVersion !== 5) {
-    connection.write({ cmd, messageId: packetId })
+  if (connection.protocolVersion !== 5 || (reasonCode === ReasonCode.SUCCESS && reasonString === undefined)) {
+    // 3.1.1 acks carry no reason code; a v5 Success with no properties is the same 4 bytes [MQTT-3.4.2.1].
+    connection.writeAck(AckFirstByte[cmd], packetId)
     return
   }
   connection.write({
