@@ -13,13 +13,14 @@ import { ConfigErrors } from '../src/errors.ts'
 import { loadConfig, parseCommandLine, usage, UsageError } from './config.ts'
 import { serve, version } from './main.ts'
 import type { ToolCommandLine } from './tools/args.ts'
-import { runTool, type ToolIO } from './tools/run.ts'
-import { runUsers } from './tools/users.ts'
+import type { ToolIO } from './tools/run.ts'
 
 async function main(argv: readonly string[]): Promise<number> {
   // Works on a file, not a broker: not one of the client tools.
   if (argv[0] === 'users') {
     const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }
+    // The tools (and the client library under them) are imported when run: `cairn serve` never needs them.
+    const { runUsers } = await import('./tools/users.ts')
     return await runUsers(argv.slice(1), { ...io, stdinIsTTY: process.stdin.isTTY === true })
   }
   let commandLine
@@ -49,8 +50,10 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       return await serve(config, () => loadConfig(commandLine.flags))
     }
-    case 'tool':
+    case 'tool': {
+      const { runTool } = await import('./tools/run.ts')
       return await runTool(commandLine.tool, processIO(commandLine.tool))
+    }
   }
 }
 

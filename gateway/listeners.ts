@@ -21,9 +21,7 @@ import {
   type OverLimit,
 } from './connection-limits.ts'
 import { certificateIdentity, secureContextOptions, serverTlsOptions } from './tls.ts'
-import { attachMqttWebSocket, mqttWsPath, mqttWsSubprotocols } from './ws-listener.ts'
-
-export { mqttWsPath, mqttWsSubprotocols }
+import type * as WsListener from './ws-listener.ts'
 
 export const mqttListenerNames = ['mqtt', 'mqttTls', 'mqttWs', 'mqttWss'] as const satisfies readonly ListenerName[]
 export type MqttListenerName = (typeof mqttListenerNames)[number]
@@ -216,10 +214,13 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
     overLimit: new Map(),
   }
   const served: Served[] = []
+  // ws (and what it loads, ~8 MB resident on its own) only when a WebSocket listener is on.
+  const wsOn = [options.listeners.mqttWs, options.listeners.mqttWss].some((a) => a !== null && a !== undefined)
+  const attachWs = wsOn ? (await import('./ws-listener.ts')).attachMqttWebSocket : undefined
   for (const name of listenerNames) {
     const address = options.listeners[name]
     if (address === null || address === undefined) continue
-    const server = createServerFor(name, options, limits, shared)
+    const server = createServerFor(name, options, limits, shared, attachWs)
     const sockets = new Set<Socket>()
     // Prepended: admission is decided before the server's own listener hands the socket to a front end.
     server.prependListener('connection', (socket: Socket) => {
@@ -257,6 +258,7 @@ function createServerFor(
   options: ListenersOptions,
   limits: ListenerLimits,
   shared: Shared,
+  attachWs: typeof WsListener.attachMqttWebSocket | undefined,
 ): Server {
   const { frontEnd, logger } = options
   const peer = (socket: Socket): PeerInfo => peerInfo(socket, shared)
@@ -305,7 +307,8 @@ function createServerFor(
           ? createHttpServer(httpServerOptions(limits))
           : createHttpsServer({ ...tlsOptionsFor(name, options, limits), ...httpServerOptions(limits) })
       if (name === 'mqttWss') watchTls(server, name, logger, shared)
-      attachMqttWebSocket(server, {
+      if (attachWs === undefined) throw new TypeError(`listeners.${name} is on but the WebSocket module was not loaded`)
+      attachWs(server, {
         frontEnd,
         logger,
         listener: name,

@@ -43,6 +43,18 @@ export interface SegmentStart {
 /** A stored record as SQLite returns it: offset, timestamp (ms), key, value, CBOR headers, CBOR meta. */
 export type RecordRow = [number, number, Uint8Array | null, Uint8Array | null, Uint8Array | null, Uint8Array | null]
 
+/**
+ * Rows per multi-row INSERT, largest first; the last must be 1. One statement execution per record
+ * was 7–13 % of the broker's time under MQTT ingest; 64 rows per statement cut the insert's CPU per
+ * record by ~40 % (100 B values), and most of that is reached by 16. Remainders step down the ladder.
+ */
+const insertChunks = [64, 16, 4, 1] as const
+const columnsPerRow = 6
+/** Bind values of one chunk, reused (all inserts are synchronous); cleared after each flush so it pins no buffers. */
+const chunkValues: Array<number | Uint8Array | null> = new Array<number | Uint8Array | null>(
+  insertChunks[0] * columnsPerRow,
+).fill(null)
+
 const recordBytesSql =
   'ifnull(length(key),0) + ifnull(length(value),0) + ifnull(length(headers),0) + ifnull(length(meta),0)'
 
@@ -78,7 +90,11 @@ export class PartitionLog {
   compactionDirty = true
 
   readonly #db: SqliteDatabase
-  readonly #insert: Database.Statement
+  /** INSERT statements by rows per statement (index as in insertChunks), prepared on first use. */
+  readonly #inserts: Array<Database.Statement | undefined> = []
+  /** Records given to insertBatch and not yet inserted: consecutive offsets from #stagedBase. */
+  #staged: EncodedRecord[] = []
+  #stagedBase = 0
   readonly #read: Database.Statement
   readonly #firstAtOrAfterTs: Database.Statement
   readonly #segmentBefore: Database.Statement
@@ -115,7 +131,6 @@ export class PartitionLog {
     this.appendedBytes = row.appended_bytes
     this.maxTimestamp = row.max_timestamp
     const t = this.table
-    this.#insert = db.prepare(`INSERT INTO ${t} (offset, ts, key, value, headers, meta) VALUES (?, ?, ?, ?, ?, ?)`)
     this.#read = db
       .prepare(`SELECT offset, ts, key, value, headers, meta FROM ${t} WHERE offset >= ? ORDER BY offset LIMIT ?`)
       .raw(true)
@@ -158,14 +173,23 @@ export class PartitionLog {
   }
 
   /**
-   * Inserts records at consecutive offsets from `baseOffset`; the caller holds the transaction.
-   * Segment entries are cut at any record, not only at batch boundaries, so a lookup inside a large
-   * batch scans at most one segment.
+   * Takes records at consecutive offsets from `baseOffset`; the caller holds the transaction. Rows
+   * are written in multi-row INSERTs, so records of consecutive appends to this partition in one group
+   * commit share statements: full chunks are inserted here, the rest by saveState(), which the
+   * transaction calls for every partition it touched before it commits. Segment entries are cut at
+   * any record, not only at batch boundaries, so a lookup inside a large batch scans at most one segment.
    */
   insertBatch(baseOffset: number, records: readonly EncodedRecord[], tuning: SegmentTuning): void {
     let offset = baseOffset
     let appended = this.appendedBytes
     let maxTimestamp = this.maxTimestamp
+    if (this.#staged.length === 0) this.#stagedBase = baseOffset
+    else if (this.#stagedBase + this.#staged.length !== baseOffset) {
+      // Offsets are assigned densely per partition, so this is a bug, not an input error.
+      throw new Error(
+        `offset gap at ${this.table}: staged up to ${this.#stagedBase + this.#staged.length}, got ${baseOffset}`,
+      )
+    }
     for (const r of records) {
       const segment = this.segment
       if (
@@ -177,7 +201,7 @@ export class PartitionLog {
         this.#insertSegment.run(this.streamId, this.partition, offset, maxTimestamp, appended)
         this.segment = { offset, bytes: appended, timestamp: r.timestamp }
       }
-      this.#insert.run(offset, r.timestamp, r.key, r.value, r.headers, r.meta)
+      this.#staged.push(r)
       offset++
       appended += r.bytes
       if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
@@ -187,10 +211,57 @@ export class PartitionLog {
     this.liveBytes += appended - this.appendedBytes
     this.appendedBytes = appended
     this.maxTimestamp = maxTimestamp
+    if (this.#staged.length >= insertChunks[0]) this.#insertStaged(false)
   }
 
-  /** Persists the in-memory committed state; called once per partition per transaction. */
+  /**
+   * Inserts staged records: only whole chunks of the largest size unless `all`, then down the ladder.
+   * A failure throws out of the caller's transaction, which rolls back and restore()s this partition.
+   */
+  #insertStaged(all: boolean): void {
+    const staged = this.#staged
+    let next = 0
+    try {
+      for (let size = 0; size < insertChunks.length; size++) {
+        const rows = insertChunks[size] as number
+        if (staged.length - next < rows) continue
+        const statement = (this.#inserts[size] ??= this.#prepareInsert(rows))
+        while (staged.length - next >= rows) {
+          const values = rows === insertChunks[0] ? chunkValues : chunkValues.slice(0, rows * columnsPerRow)
+          for (let i = 0; i < rows; i++) {
+            const r = staged[next + i] as EncodedRecord
+            const j = i * columnsPerRow
+            values[j] = this.#stagedBase + next + i
+            values[j + 1] = r.timestamp
+            values[j + 2] = r.key
+            values[j + 3] = r.value
+            values[j + 4] = r.headers
+            values[j + 5] = r.meta
+          }
+          statement.run(values)
+          next += rows
+        }
+        if (!all) break
+      }
+    } finally {
+      chunkValues.fill(null)
+    }
+    this.#stagedBase += next
+    this.#staged = next === staged.length ? [] : staged.slice(next)
+  }
+
+  #prepareInsert(rows: number): Database.Statement {
+    const tuple = '(?, ?, ?, ?, ?, ?)'
+    const values = rows === 1 ? tuple : new Array<string>(rows).fill(tuple).join(', ')
+    return this.#db.prepare(`INSERT INTO ${this.table} (offset, ts, key, value, headers, meta) VALUES ${values}`)
+  }
+
+  /**
+   * Inserts what insertBatch staged, then persists the in-memory committed state; called once per
+   * partition per transaction, after its inserts and before the commit.
+   */
   saveState(): void {
+    if (this.#staged.length > 0) this.#insertStaged(true)
     this.#updatePartition.run(
       this.logStartOffset,
       this.logEndOffset,
@@ -216,6 +287,8 @@ export class PartitionLog {
 
   /** Puts back the state of a snapshot after a transaction rolled back. */
   restore(row: PartitionRow, segment: SegmentStart): void {
+    // Staged rows belonged to the transaction that rolled back.
+    this.#staged = []
     this.logStartOffset = row.log_start_offset
     this.logEndOffset = row.log_end_offset
     this.recordCount = row.record_count
